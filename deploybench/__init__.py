@@ -1,0 +1,1 @@
+"""DeployBench: honest ML deployment measurements and crash-prone benchmarks for Optuna."""

@@ -1,0 +1,5 @@
+import sys
+
+from deploybench.cli import main
+
+sys.exit(main())

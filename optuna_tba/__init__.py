@@ -1,0 +1,1 @@
+"""Crash-aware, feasible-first samplers for Optuna."""
