@@ -1,1 +1,21 @@
-"""Crash-aware, feasible-first samplers for Optuna."""
+"""Crash-aware, feasible-first samplers for Optuna.
+
+* :class:`TBAHybridSampler` — the product: feasible-first annealing, then TPE on a view of
+  the study in which crashed trials are infeasible.
+* :class:`TBASampler` — the annealing phase alone, for ablation.
+* :func:`mark_transient` / :class:`TransientFailure` — declare a failure transient.
+"""
+
+from optuna_tba._hybrid import TBAHybridSampler
+from optuna_tba._outcomes import TRANSIENT_ATTR, TransientFailure, mark_transient
+from optuna_tba._tba import TBASampler
+
+__all__ = [
+    "TRANSIENT_ATTR",
+    "TBAHybridSampler",
+    "TBASampler",
+    "TransientFailure",
+    "mark_transient",
+]
+
+__version__ = "0.1.0"

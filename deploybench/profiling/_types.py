@@ -53,17 +53,26 @@ class ProfileSettings:
     device: str = "cpu"  # "cpu" | "cuda"
     warmup: int = 10
     passes: int = 200
-    abort_factor: float | None = 5.0  # abort when warm-up latency > k x cap (None: never)
+    abort_factor: float | None = 3.0  # abort when warm-up median > k x cap (None: never)
     latency_cap_ms: float | None = None  # the cap the abort rule refers to
     timeout_s: float = 600.0
-    memory_limit_mb: float | None = None  # RLIMIT_AS-style limit for the worker
+    memory_limit_mb: float | None = None  # limit on the worker's resident memory (watchdog)
     image_size: int = 224
     data_dir: str | None = None  # ImageFolder in ImageNette layout, for real accuracy
     accuracy_samples: int = 500
     weights_dir: str | None = None  # torch hub cache / checkpoints
+    abort_after: int = 3  # warm-up passes after which the abort rule is checked
+    seed: int = 0  # seeds random weights (when no checkpoint) and the random input tensor
+    cache_dir: str | None = None  # exported ONNX files; default ~/.cache/deploybench
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProfileSettings:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclasses.dataclass
@@ -85,13 +94,15 @@ class ProfileResult:
     threads_intra: int | None = None
     threads_inter: int | None = None
     accuracy: float | None = None
-    accuracy_source: str | None = None  # "measured" | "model_card" | None
+    accuracy_source: str | None = None  # "measured" | "model_card" | "model_card_external"
+    accuracy_note: str | None = None  # what the accuracy number does and does not cover
     quantized: str | None = None  # what was really quantized, e.g. "Linear only (dynamic)"
     aborted_early: bool = False
     abort_threshold_ms: float | None = None
     warmup_latency_ms: float | None = None
     passes_timed: int = 0
     wall_s: float | None = None
+    stderr_tail: str | None = None  # last lines of the worker's stderr (crashes only)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

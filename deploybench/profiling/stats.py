@@ -1,0 +1,48 @@
+"""Latency statistics and the early-abort rule (pure functions, no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def latency_summary(latencies_ms: Sequence[float], batch_size: int) -> dict[str, float]:
+    """p50/p95/p99/mean latency per batch (ms) and throughput (images/s).
+
+    Percentiles use numpy's default linear interpolation between order statistics.
+    """
+    if len(latencies_ms) == 0:
+        raise ValueError("no latencies to summarise")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    arr = np.asarray(latencies_ms, dtype=float)
+    p50, p95, p99 = np.percentile(arr, [50.0, 95.0, 99.0])
+    mean = float(arr.mean())
+    return {
+        "latency_p50_ms": float(p50),
+        "latency_p95_ms": float(p95),
+        "latency_p99_ms": float(p99),
+        "latency_mean_ms": mean,
+        "throughput_ips": float(batch_size * 1000.0 / mean),
+    }
+
+
+def abort_threshold(cap_ms: float | None, factor: float | None) -> float | None:
+    """``factor x cap`` or None when either is missing (the rule is then off)."""
+    if cap_ms is None or factor is None:
+        return None
+    if cap_ms <= 0 or factor <= 0:
+        raise ValueError(f"latency cap and abort factor must be > 0, got {cap_ms}, {factor}")
+    return float(cap_ms) * float(factor)
+
+
+def should_abort(warmup_ms: Sequence[float], threshold_ms: float | None) -> bool:
+    """True when the median warm-up latency so far exceeds the threshold.
+
+    The median (not the mean or the first pass) is used so that one slow pass caused
+    by a noisy neighbour cannot trigger an abort on its own.
+    """
+    if threshold_ms is None or len(warmup_ms) == 0:
+        return False
+    return float(np.median(np.asarray(warmup_ms, dtype=float))) > threshold_ms

@@ -1,0 +1,176 @@
+"""Sweep a grid of deployment configurations with a profiler, resumably.
+
+The sweep is ordered *repeat-major*: every configuration is measured once (repeat 0)
+before any is measured a second time. Repeats of one configuration are therefore
+spread over the whole recording instead of back to back, so slow drifts of the
+machine (thermal state, other jobs) are shared fairly between configurations.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import platform
+import socket
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
+from deploybench.tables._format import save_table
+from deploybench.tables._recording import RecordingContents, RecordingWriter, make_header
+from deploybench.tables._space import Grid
+
+ProfileFn = Callable[[DeployConfig, ProfileSettings], ProfileResult]
+DEFAULT_PROFILER = "deploybench.profiling:profile"
+_VERSIONED = ("python", "optuna", "torch", "torchvision", "onnx", "onnxruntime", "numpy")
+
+
+def resolve_profiler(spec: str = DEFAULT_PROFILER) -> ProfileFn:
+    """Import a profiler given as ``module:function``.
+
+    Raises:
+        ValueError: Malformed spec, or the module/function cannot be imported.
+    """
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"profiler must look like 'module:function', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import profiler module {module_name!r}: {exc}") from None
+    fn = getattr(module, attr, None)
+    if fn is None or not callable(fn):
+        raise ValueError(f"{module_name!r} has no callable {attr!r} (profiler {spec!r})")
+    return fn  # type: ignore[no-any-return]
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries that shape measurements (without importing them)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _VERSIONED[1:]:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def machine_provenance() -> dict[str, Any]:
+    """Where the table is recorded: host, platform, CPU, cores."""
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else None,
+    }
+
+
+def default_provenance(note: str | None = None, profiler: str = DEFAULT_PROFILER
+                       ) -> dict[str, Any]:
+    """Table-level provenance written into the recording header."""
+    prov: dict[str, Any] = {
+        "machine": machine_provenance(),
+        "versions": library_versions(),
+        "profiler": profiler,
+        "order": "repeat-major (all configs for repeat 0, then repeat 1, ...)",
+    }
+    if note:
+        prov["note"] = note
+    return prov
+
+
+def sweep_order(
+    configs: Sequence[DeployConfig], repeats: int, done: Iterable[tuple[str, int]] = ()
+) -> list[tuple[DeployConfig, int]]:
+    """The (config, repeat) pairs still to measure, repeat-major.
+
+    Args:
+        configs: The grid, in its stable order.
+        repeats: Number of repeats per configuration (>= 1).
+        done: Pairs ``(config.key(), repeat)`` already recorded (skipped).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    skip = set(done)
+    return [(c, r) for r in range(repeats) for c in configs if (c.key(), r) not in skip]
+
+
+def safe_profile(profile_fn: ProfileFn, config: DeployConfig,
+                 settings: ProfileSettings) -> ProfileResult:
+    """Call the profiler; an exception becomes a crash row (crashes are data)."""
+    try:
+        result = profile_fn(config, settings)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # any failure is a recorded crash
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return ProfileResult(config=config, status="crash", crash_kind="error",
+                             crash_message=f"profiler raised: {tb}")
+    if not isinstance(result, ProfileResult):
+        return ProfileResult(config=config, status="crash", crash_kind="error",
+                             crash_message=f"profiler returned {type(result).__name__}")
+    if result.config != config:
+        result.config = config  # the key under which the row is stored is the asked config
+    return result
+
+
+def record(
+    path: str | os.PathLike[str],
+    grid: Grid,
+    settings: ProfileSettings,
+    repeats: int,
+    profile_fn: ProfileFn,
+    *,
+    provenance: Mapping[str, Any] | None = None,
+    compact_to: str | os.PathLike[str] | None = None,
+    compact_every: int = 20,
+    progress: bool = True,
+    max_rows: int | None = None,
+) -> RecordingContents:
+    """Record (or resume recording) ``grid`` x ``repeats`` into ``path``.
+
+    Args:
+        path: The JSONL recording; created, or resumed when it exists (same grid and
+            settings required).
+        grid: Configurations to measure.
+        settings: Profile settings (stored in the header).
+        repeats: Repeats per configuration; raising it later extends the recording.
+        profile_fn: ``profile_fn(config, settings) -> ProfileResult``.
+        provenance: Header provenance for a new file (ignored when resuming).
+        compact_to: If given, the compressed table is rewritten every
+            ``compact_every`` rows and at the end.
+        compact_every: Rows between compactions (>= 1).
+        progress: Show a tqdm bar with ETA.
+        max_rows: Stop after this many new rows (None: until done).
+
+    Returns:
+        The recording contents after the sweep.
+    """
+    if compact_every < 1:
+        raise ValueError(f"compact_every must be >= 1, got {compact_every}")
+    header = make_header(grid, settings.to_dict(), provenance or default_provenance())
+    writer = RecordingWriter(path, header)
+    try:
+        todo = sweep_order(grid.configs(), repeats, writer.contents.done())
+        if max_rows is not None:
+            todo = todo[: max(0, max_rows)]
+        bar = tqdm(todo, desc=f"record {Path(path).name}", unit="eval", disable=not progress,
+                   dynamic_ncols=True)
+        for n, (config, repeat) in enumerate(bar, start=1):
+            bar.set_postfix_str(f"r{repeat} {config.key()}", refresh=False)
+            writer.append(safe_profile(profile_fn, config, settings), repeat)
+            if compact_to is not None and n % compact_every == 0:
+                save_table(writer.contents.to_table(), compact_to)
+        bar.close()
+        if compact_to is not None:
+            save_table(writer.contents.to_table(), compact_to)
+        return writer.contents
+    finally:
+        writer.close()

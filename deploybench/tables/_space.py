@@ -1,0 +1,145 @@
+"""The recording grid and the scenarios that replay applies to a table.
+
+The grid follows the deployment space of the issue: model x backend x precision x
+batch size, with a thread count only for the backends that take one
+(``pytorch_eager``, ``onnxruntime``; ``torch_compile`` has ``threads=None``).
+
+Scenario limits live in the single mapping :data:`SCENARIOS`. When the deployment
+package defines its own scenarios, point :data:`SCENARIOS` at them here so that live
+runs and replays share one source of truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from deploybench.profiling._types import DeployConfig
+
+MODELS: tuple[str, ...] = (
+    "resnet18",
+    "resnet50",
+    "mobilenet_v2",
+    "efficientnet_b0",
+    "vit_ti16",
+    "vit_b16",
+)
+BACKENDS: tuple[str, ...] = ("pytorch_eager", "torch_compile", "onnxruntime")
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+THREADS: tuple[int, ...] = (1, 2)
+#: Backends that take no thread count (their configs carry ``threads=None``).
+THREADLESS_BACKENDS: frozenset[str] = frozenset({"torch_compile"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A rectangular subset of the deployment space (threads only where meaningful)."""
+
+    models: tuple[str, ...] = MODELS
+    backends: tuple[str, ...] = BACKENDS
+    precisions: tuple[str, ...] = PRECISIONS
+    batch_sizes: tuple[int, ...] = BATCH_SIZES
+    threads: tuple[int, ...] = THREADS
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            values = getattr(self, field.name)
+            if len(values) == 0:
+                raise ValueError(f"grid axis {field.name!r} is empty")
+            if len(set(values)) != len(values):
+                raise ValueError(f"grid axis {field.name!r} has duplicates: {list(values)}")
+        if any(int(b) < 1 for b in self.batch_sizes):
+            raise ValueError(f"batch sizes must be >= 1, got {list(self.batch_sizes)}")
+        if any(int(t) < 1 for t in self.threads):
+            raise ValueError(f"thread counts must be >= 1, got {list(self.threads)}")
+
+    def configs(self) -> list[DeployConfig]:
+        """Every configuration of the grid, in a stable order."""
+        out: list[DeployConfig] = []
+        for model, backend, precision, bs in itertools.product(
+            self.models, self.backends, self.precisions, self.batch_sizes
+        ):
+            threads: Sequence[int | None] = (
+                (None,) if backend in THREADLESS_BACKENDS else self.threads
+            )
+            for t in threads:
+                out.append(DeployConfig(model, backend, precision, int(bs), t))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Grid:
+        return cls(
+            models=tuple(str(x) for x in d["models"]),
+            backends=tuple(str(x) for x in d["backends"]),
+            precisions=tuple(str(x) for x in d["precisions"]),
+            batch_sizes=tuple(int(x) for x in d["batch_sizes"]),
+            threads=tuple(int(x) for x in d["threads"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """Deployment limits and the objective maximised under them.
+
+    Attributes:
+        name: Scenario name.
+        objective: ``"accuracy"`` or ``"throughput"`` (both maximised).
+        limits: Metric name (a :class:`~deploybench.profiling._types.ProfileResult`
+            field such as ``latency_p95_ms``) to its cap; a repeat meets a limit when
+            ``measured <= cap``.
+    """
+
+    name: str
+    objective: Literal["accuracy", "throughput"]
+    limits: Mapping[str, float]
+
+    def constraint_key(self, metric: str) -> str:
+        """The constraint name reported for a metric, e.g. ``latency_p95_ms``."""
+        return metric
+
+
+#: The one place the scenario limits are read from.
+SCENARIOS: dict[str, Scenario] = {
+    "edge_tight": Scenario(
+        "edge_tight", "accuracy", {"latency_p95_ms": 20.0, "peak_memory_mb": 512.0}
+    ),
+    "server_throughput": Scenario(
+        "server_throughput", "throughput", {"latency_p99_ms": 100.0, "peak_memory_mb": 4096.0}
+    ),
+    "ultra_low_budget": Scenario(
+        "ultra_low_budget", "accuracy", {"latency_p95_ms": 30.0, "peak_memory_mb": 1024.0}
+    ),
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    """Look a scenario up by name with a helpful error."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown scenario {name!r}; known scenarios: {', '.join(sorted(SCENARIOS))}"
+        ) from None
+
+
+def loosest_latency_cap_ms(scenarios: Iterable[Scenario] | None = None) -> float:
+    """The largest latency cap over the scenarios (the early-abort reference when recording).
+
+    Aborting relative to the loosest cap means an aborted configuration is infeasible
+    in every scenario, so one table serves them all.
+    """
+    caps = [
+        float(v)
+        for s in (SCENARIOS.values() if scenarios is None else scenarios)
+        for k, v in s.limits.items()
+        if k.startswith("latency_")
+    ]
+    if not caps:
+        raise ValueError("no scenario defines a latency limit")
+    return max(caps)

@@ -1,0 +1,301 @@
+"""Machinery shared by both samplers: planning in ``before_trial``, following the plan in
+``sample_independent``, and reading the history.
+
+A sampler subclass implements :meth:`_PlanningSampler._decide`, which returns the phase, an
+optional plan (a full configuration to follow) and the reason. The decision is written to
+the trial's system attributes (``tba:phase``, ``tba:plan``) and, readably, to its user
+attributes (``tba_phase``, ``tba_reason``), which optuna-dashboard shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers import BaseSampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_tba._blacklist import Blacklist
+from optuna_tba._outcomes import Outcome, Record, records
+from optuna_tba._space import VisitedSet, contains, random_value, sequence_choice, union_space
+
+PHASE_KEY = "tba:phase"
+PLAN_KEY = "tba:plan"
+REEVAL_KEY = "tba:reevaluation_of"
+REPAIR_KEY = "tba:repair_of"
+PHASE_ATTR = "tba_phase"
+REASON_ATTR = "tba_reason"
+_TPE_RELATIVE_PREFIX = "tpe:relative_params:"
+
+
+@dataclasses.dataclass
+class Decision:
+    phase: str
+    plan: dict[str, Any] | None
+    reason: str
+    reevaluation_of: int | None = None
+    repair_of: int | None = None
+
+
+@dataclasses.dataclass
+class History:
+    """The study as the samplers see it at ``before_trial`` time."""
+
+    trials: list[FrozenTrial]
+    records: list[Record]
+    space: dict[str, BaseDistribution]
+    visited: VisitedSet
+
+    def repairs(self) -> dict[int, int]:
+        """How many repair moves each infeasible trial has already received."""
+        out: dict[int, int] = {}
+        for t in self.trials:
+            n = t.system_attrs.get(REPAIR_KEY)
+            if isinstance(n, int):
+                out[n] = out.get(n, 0) + 1
+        return out
+
+    @property
+    def finished(self) -> list[Record]:
+        return [r for r in self.records if r.outcome is not Outcome.RUNNING]
+
+
+def validate_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def validate_float(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+
+
+class _PlanningSampler(BaseSampler):
+    """Base class: decide in ``before_trial``, follow the plan in ``sample_independent``."""
+
+    def __init__(self, *, seed: int | None, blacklist_threshold: int, blacklist_cooldown: int,
+                 reevaluation: float) -> None:
+        if seed is not None:
+            validate_int("seed", seed, 0)
+        validate_int("blacklist_threshold", blacklist_threshold, 1)
+        validate_int("blacklist_cooldown", blacklist_cooldown, 0)
+        validate_float("reevaluation", reevaluation, 0.0, 0.5)
+        self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        self._blacklist_threshold = int(blacklist_threshold)
+        self._blacklist_cooldown = int(blacklist_cooldown)
+        self._reevaluation = float(reevaluation)
+        self._plans: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ pickling / rng
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_plans"] = {}
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def reseed_rng(self) -> None:
+        self._seed = int(np.random.SeedSequence().entropy % 2**63)
+
+    def _rng(self, number: int, salt: int = 0) -> np.random.Generator:
+        """Per-trial generator: the same seed gives the same trials in any order."""
+        return np.random.default_rng([self._seed, number, salt])
+
+    # ------------------------------------------------------------------ subclass hook
+    def _decide(self, study: Study, trial: FrozenTrial, hist: History) -> Decision:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ history
+    def _history(self, study: Study, trial: FrozenTrial) -> History:
+        trials = [t for t in study._get_trials(deepcopy=False, use_cache=False)
+                  if t.number != trial.number]
+        recs = records(trials, study.direction)
+        space = union_space(trials)
+        visited = VisitedSet()
+        for t, r in zip(sorted(trials, key=lambda t: t.number), recs):
+            if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED, Outcome.CRASH):
+                visited.add(t.params)
+            elif r.outcome is Outcome.RUNNING:
+                inflight = _inflight_params(t)
+                if inflight:
+                    visited.add(inflight)
+        return History(trials, recs, space, visited)
+
+    def _blacklist(self, hist: History, now: int) -> Blacklist:
+        return Blacklist.from_records(
+            hist.finished, hist.space, threshold=self._blacklist_threshold,
+            cooldown=self._blacklist_cooldown, now=now,
+        )
+
+    def _maybe_reevaluate(self, hist: History, trial: FrozenTrial) -> Decision | None:
+        """Opt-in: re-run a near-boundary feasible incumbent (an intentional duplicate)."""
+        if self._reevaluation <= 0.0:
+            return None
+        done = sum(1 for t in hist.trials if REEVAL_KEY in t.system_attrs)
+        n = len(hist.finished)
+        if n < 5 or done + 1 > self._reevaluation * (n + 1):
+            return None
+        groups: dict[str, list[Record]] = {}
+        for r in hist.finished:
+            if r.outcome is not Outcome.TRANSIENT and r.params:
+                groups.setdefault(json.dumps(sorted((k, repr(v)) for k, v in r.params.items())), []).append(r)
+        best: tuple[float, Record] | None = None
+        for grp in groups.values():
+            feas = [r for r in grp if r.outcome is Outcome.FEASIBLE and r.value is not None]
+            if not feas or len(grp) >= 5:
+                continue
+            rate = len(feas) / len(grp)
+            mean = float(np.mean([r.value for r in feas]))  # type: ignore[misc]
+            # Prefer good values with little evidence; skip configs already proven reliable.
+            if len(grp) >= 3 and rate == 1.0:
+                continue
+            if best is None or mean < best[0]:
+                best = (mean, feas[0])
+        if best is None:
+            return None
+        target = best[1]
+        return Decision("", dict(target.params),
+                        f"re-evaluation of trial {target.number} (near-boundary incumbent; "
+                        "intentional duplicate)", reevaluation_of=target.number)
+
+    # ------------------------------------------------------------------ BaseSampler API
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        if study._is_multi_objective():
+            raise ValueError(
+                f"{type(self).__name__} supports single-objective studies only; "
+                f"this study has {len(study.directions)} objectives."
+            )
+        hist = self._history(study, trial)
+        decision = self._decide(study, trial, hist)
+        storage = study._storage
+        storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, decision.phase)
+        if decision.plan is not None:
+            internal = _to_internal(decision.plan, hist.space)
+            storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
+            with self._lock:
+                self._plans[trial._trial_id] = decision.plan
+        if decision.repair_of is not None:
+            storage.set_trial_system_attr(trial._trial_id, REPAIR_KEY, decision.repair_of)
+        if decision.reevaluation_of is not None:
+            storage.set_trial_system_attr(trial._trial_id, REEVAL_KEY, decision.reevaluation_of)
+        storage.set_trial_user_attr(trial._trial_id, PHASE_ATTR, decision.phase)
+        storage.set_trial_user_attr(trial._trial_id, REASON_ATTR, decision.reason)
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def _plan_of(self, trial: FrozenTrial) -> dict[str, Any] | None:
+        with self._lock:
+            plan = self._plans.get(trial._trial_id)
+        if plan is not None:
+            return plan
+        stored = trial.system_attrs.get(PLAN_KEY)
+        return _from_internal(stored) if isinstance(stored, dict) else None
+
+    def _follow_plan(
+        self, study: Study, trial: FrozenTrial, name: str, dist: BaseDistribution
+    ) -> Any:
+        plan = self._plan_of(trial) or {}
+        value = plan.get(name, _MISSING)
+        if value is not _MISSING:
+            if isinstance(dist, CategoricalDistribution):
+                for c in dist.choices:  # the stored internal repr is the choice index
+                    if _same(c, value):
+                        return c
+            elif contains(dist, value):
+                return value
+        rng = self._rng(trial.number, salt=zlib.crc32(name.encode()))
+        if isinstance(dist, CategoricalDistribution):
+            bl = self._blacklist(self._history(study, trial), trial.number)
+            return sequence_choice(bl.allowed(name, dist, trial.params), rng)
+        return random_value(dist, name, rng)
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        return self._follow_plan(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        with self._lock:
+            self._plans.pop(trial._trial_id, None)
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b or (a is None and b is None)
+
+
+def _to_internal(plan: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+    """JSON-safe plan: ``{name: [kind, value]}`` keeping types of categorical choices."""
+    out: dict[str, Any] = {}
+    for name, v in plan.items():
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[name] = [type(v).__name__, v]
+        else:
+            out[name] = ["repr", repr(v)]
+    return out
+
+
+def _from_internal(stored: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, item in stored.items():
+        kind, v = item
+        if kind in _DECODERS:
+            out[name] = _DECODERS[kind](v)
+    return out
+
+
+_DECODERS: dict[str, Any] = {
+    "NoneType": lambda v: None, "bool": bool, "int": int, "float": float, "str": str,
+}
+
+
+def _inflight_params(t: FrozenTrial) -> dict[str, Any]:
+    """What a RUNNING trial will evaluate: its plan, or TPE's relative params, or nothing."""
+    stored = t.system_attrs.get(PLAN_KEY)
+    if isinstance(stored, dict):
+        plan = _from_internal(stored)
+        plan.update(t.params)
+        return plan
+    chunks = []
+    i = 0
+    while (c := t.system_attrs.get(f"{_TPE_RELATIVE_PREFIX}{i}")) is not None:
+        chunks.append(c)
+        i += 1
+    if chunks:
+        try:
+            params = json.loads("".join(chunks))
+        except json.JSONDecodeError:
+            return {}
+        params.update(t.params)
+        return dict(params)
+    return {}
+
+
+def direction_is_minimize(study: Study) -> bool:
+    return study.direction == optuna.study.StudyDirection.MINIMIZE

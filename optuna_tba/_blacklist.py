@@ -1,0 +1,140 @@
+"""Blacklisting of categorical values and value pairs that keep crashing.
+
+Blame rule (derived from the history alone):
+
+* A single value ``(param, v)`` is blamed for a crash only while it has **never run
+  successfully** (a success is any trial that did not crash). A value that worked in another
+  configuration is not the culprit on its own; a success clears it for good.
+* A pair ``((p1, v1), (p2, v2))`` is blamed for a crash while the pair has never run
+  successfully *and* neither value alone is already blamed for that crash, so one bad
+  value does not smear every pair it appears in.
+* An item with ``threshold`` or more blamed crashes is banned until ``cooldown`` trials have
+  been *started* after its latest blamed crash; a further crash during probation bans it
+  again at once (its count stays over the threshold).
+* Transient failures are never blamed.
+* Safety valve: a parameter never has all of its choices banned. When every choice would be
+  banned the ban is lifted for that parameter (see :meth:`Blacklist.allowed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+from optuna_tba._outcomes import Outcome, Record
+from optuna_tba._space import config_key
+
+Item = tuple[str, str]  # (param name, value key)
+
+
+def _vkey(value: Any) -> str:
+    return config_key({"_": value})[0][1]
+
+
+@dataclasses.dataclass
+class Blacklist:
+    """Banned single values and pairs at a given point of the history."""
+
+    singles: set[Item]
+    pairs: set[frozenset[Item]]
+
+    @classmethod
+    def from_records(
+        cls,
+        recs: Sequence[Record],
+        space: Mapping[str, BaseDistribution],
+        *,
+        threshold: int,
+        cooldown: int,
+        now: int,
+    ) -> Blacklist:
+        """Compute the blacklist in force for a trial numbered ``now``."""
+        cat = {n for n, d in space.items() if isinstance(d, CategoricalDistribution)}
+        ok_singles: set[Item] = set()
+        ok_pairs: set[frozenset[Item]] = set()
+        for r in recs:
+            if r.outcome.ran:
+                items = _items(r.params, cat)
+                ok_singles.update(items)
+                ok_pairs.update(frozenset(p) for p in itertools.combinations(items, 2))
+
+        count: dict[Any, int] = {}
+        last: dict[Any, int] = {}
+        for r in recs:
+            if r.outcome is not Outcome.CRASH:
+                continue
+            items = _items(r.params, cat)
+            blamed_singles = [i for i in items if i not in ok_singles]
+            for i in blamed_singles:
+                count[i] = count.get(i, 0) + 1
+                last[i] = r.number
+            for a, b in itertools.combinations(items, 2):
+                pair = frozenset((a, b))
+                if pair in ok_pairs or a in blamed_singles or b in blamed_singles:
+                    continue
+                count[pair] = count.get(pair, 0) + 1
+                last[pair] = r.number
+
+        singles: set[Item] = set()
+        pairs: set[frozenset[Item]] = set()
+        for item, c in count.items():
+            if c < threshold or now - last[item] > cooldown:
+                continue
+            if isinstance(item, frozenset):
+                pairs.add(item)
+            else:
+                singles.add(item)
+        return cls(singles, pairs)
+
+    def allowed(
+        self, name: str, dist: CategoricalDistribution, context: Mapping[str, Any]
+    ) -> list[Any]:
+        """Choices of ``name`` not banned alone nor in a pair with ``context`` values.
+
+        Safety valve: if pair bans leave nothing, pair bans are ignored; if single bans
+        leave nothing, every choice is allowed.
+        """
+        choices = list(dist.choices)
+        ok = [c for c in choices if (name, _vkey(c)) not in self.singles]
+        if not ok:
+            return choices
+        ctx = [(n, _vkey(v)) for n, v in context.items() if n != name]
+        ok_pairs = [
+            c for c in ok if not any(frozenset(((name, _vkey(c)), x)) in self.pairs for x in ctx)
+        ]
+        return ok_pairs or ok
+
+    def violations(self, params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> int:
+        """Number of banned singles and pairs in ``params`` whose parameter has an
+        allowed alternative."""
+        cat = {n for n, d in space.items() if isinstance(d, CategoricalDistribution)}
+        items = _items(params, cat)
+        bad = 0
+        for name, key in items:
+            if (name, key) in self.singles:
+                dist = space[name]
+                assert isinstance(dist, CategoricalDistribution)
+                if any((name, _vkey(c)) not in self.singles for c in dist.choices):
+                    bad += 1
+        for a, b in itertools.combinations(items, 2):
+            if frozenset((a, b)) in self.pairs:
+                bad += 1
+        return bad
+
+    def __bool__(self) -> bool:
+        return bool(self.singles or self.pairs)
+
+    def describe(self) -> str:
+        parts = [f"{n}={k.split(':', 1)[1]}" for n, k in sorted(self.singles)]
+        parts += [
+            " & ".join(f"{n}={k.split(':', 1)[1]}" for n, k in sorted(p)) for p in self.pairs
+        ]
+        return ", ".join(sorted(parts))
+
+
+def _items(params: Mapping[str, Any], cat: set[str]) -> list[Item]:
+    return [(n, _vkey(v)) for n, v in sorted(params.items()) if n in cat]

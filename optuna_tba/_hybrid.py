@@ -1,0 +1,326 @@
+"""``TBAHybridSampler``: feasible-first annealing, then Optuna's TPE on a crash-aware view."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_tba._base import (
+    PHASE_KEY,
+    REASON_ATTR,
+    Decision,
+    History,
+    validate_int,
+)
+from optuna_tba._blacklist import Blacklist
+from optuna_tba._outcomes import Outcome
+from optuna_tba._space import (
+    VisitedSet,
+    neighbour_value,
+    sequence_choice,
+)
+from optuna_tba._tba import TBASampler
+from optuna_tba._tpe_view import CrashAwareStudyView
+
+INFLIGHT_KEY = "tba:inflight"
+
+
+@dataclasses.dataclass
+class _Context:
+    """Per-trial context kept between ``before_trial`` and the phase-2 sampling calls."""
+
+    visited: VisitedSet
+    blacklist: Blacklist
+    space: dict[str, BaseDistribution]
+    notes: list[str]
+
+
+class TBAHybridSampler(TBASampler):
+    """Crash-aware feasible-first annealing that hands off to Optuna's TPE.
+
+    **Phase 1** is :class:`~optuna_tba.TBASampler`: space-filling start-up trials, then
+    simulated annealing that first minimises constraint violation, then optimises among
+    feasible trials, repairs high-value infeasible trials, screens moves by the crash risk
+    learnt from the history, and bans categorical values and value pairs that keep
+    crashing. **Phase 2** is an inner :class:`optuna.samplers.TPESampler` that reads the
+    study through a view in which each crashed trial is an infeasible trial with a violation
+    larger than any measured one, so TPE moves away from crash regions instead of ignoring
+    them. Blacklisting and deduplication apply in both phases: no configuration already
+    evaluated (or in flight) is proposed again.
+
+    The handoff happens once, when the finished trials hold at least ``handoff_min_feasible``
+    feasible trials, ``handoff_min_failures`` crashed/infeasible/pruned trials and, for each
+    categorical parameter, at least ``min(3, n_choices)`` distinct values tried — or when
+    phase 1 reaches ``max_phase1_trials``. The rule reads only the stored trials, and a
+    trial marked phase 2 makes every later trial phase 2, so all workers agree.
+
+    The design follows the feasible-first annealing of Lysenstøen (2026), *Feasible-First
+    Exploration for Constrained ML Deployment Optimization in Crash-Prone Hierarchical Search
+    Spaces*, with the fixes listed in the project's documentation (deduplication, unit-free
+    violations, name-free handoff, blacklisting after handoff, storage as the only state),
+    and TPE (Bergstra et al., 2011; Watanabe, 2023) with Optuna's constraint handling.
+
+    Args:
+        seed: Seed for phase 1's per-trial generators and the inner TPE.
+        expected_n_trials: Optional budget hint. Sets the default ``max_phase1_trials`` to
+            ``clip(round(0.3 * expected_n_trials), 6, 30)``.
+        min_phase1_trials: Phase 1 never hands off before this many finished trials.
+            Default 5.
+        max_phase1_trials: Phase 1 always hands off at this many finished trials. Default:
+            from ``expected_n_trials``, else 15.
+        handoff_min_feasible: Feasible trials needed for an early handoff. Default 3.
+        handoff_min_failures: Crashed/infeasible/pruned trials needed for an early handoff.
+            Default 2.
+        tpe_kwargs: Keyword arguments for the inner :class:`~optuna.samplers.TPESampler`
+            (Optuna's defaults otherwise, with ``n_startup_trials=0`` since phase 1 is the
+            start-up).
+        **kwargs: Phase-1 and shared options of :class:`~optuna_tba.TBASampler`
+            (``n_startup_trials``, temperatures, ``screening``, ``blacklist_threshold``,
+            ``blacklist_cooldown``, ``reevaluation``, ...).
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from optuna_tba import TBAHybridSampler
+
+            def objective(trial):
+                backend = trial.suggest_categorical("backend", ["a", "b", "c"])
+                batch = trial.suggest_int("batch", 1, 64, log=True)
+                if backend == "c" and batch > 8:
+                    raise MemoryError("out of memory")  # a crash: the trial becomes FAIL
+                latency = batch * (2.0 if backend == "a" else 1.0)
+                trial.set_constraint("latency", latency / 40 - 1)  # feasible when <= 0
+                return -batch
+
+            study = optuna.create_study(sampler=TBAHybridSampler(seed=0, expected_n_trials=30))
+            study.optimize(objective, n_trials=30, catch=(MemoryError,))
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        expected_n_trials: int | None = None,
+        min_phase1_trials: int = 5,
+        max_phase1_trials: int | None = None,
+        handoff_min_feasible: int = 3,
+        handoff_min_failures: int = 2,
+        tpe_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(seed=seed, **kwargs)
+        validate_int("expected_n_trials", expected_n_trials, 1, allow_none=True)
+        validate_int("min_phase1_trials", min_phase1_trials, 0)
+        validate_int("max_phase1_trials", max_phase1_trials, 1, allow_none=True)
+        validate_int("handoff_min_feasible", handoff_min_feasible, 0)
+        validate_int("handoff_min_failures", handoff_min_failures, 0)
+        if tpe_kwargs is not None and not isinstance(tpe_kwargs, dict):
+            raise ValueError(f"tpe_kwargs must be a dict or None, got {type(tpe_kwargs).__name__}")
+        if max_phase1_trials is None:
+            if expected_n_trials is not None:
+                max_phase1_trials = int(min(max(round(0.3 * expected_n_trials), 6), 30))
+            else:
+                max_phase1_trials = 15
+        if max_phase1_trials < min_phase1_trials:
+            raise ValueError(
+                f"max_phase1_trials ({max_phase1_trials}) must be >= min_phase1_trials "
+                f"({min_phase1_trials})"
+            )
+        self._expected_n_trials = expected_n_trials
+        self._min_phase1 = int(min_phase1_trials)
+        self._max_phase1 = int(max_phase1_trials)
+        self._min_feasible = int(handoff_min_feasible)
+        self._min_failures = int(handoff_min_failures)
+        kw: dict[str, Any] = {"n_startup_trials": 0}
+        kw.update(tpe_kwargs or {})
+        kw.setdefault("seed", self._seed)
+        try:
+            self._tpe = optuna.samplers.TPESampler(**kw)
+        except TypeError as exc:
+            raise ValueError(f"invalid tpe_kwargs: {exc}") from None
+        self._view_cache: dict[tuple[int, int], tuple[float, FrozenTrial]] = {}
+        self._contexts: dict[int, _Context] = {}
+
+    # ------------------------------------------------------------------ state
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_view_cache"] = {}
+        state["_contexts"] = {}
+        return state
+
+    def reseed_rng(self) -> None:
+        super().reseed_rng()
+        self._tpe.reseed_rng()
+
+    # ------------------------------------------------------------------ handoff
+    def handoff_reason(self, hist: History) -> str | None:
+        """Why phase 1 is over for this history (None while it goes on)."""
+        fin = hist.finished
+        if any(t.system_attrs.get(PHASE_KEY) == "phase2" for t in hist.trials):
+            return "phase 2 already started in this study"
+        n = len(fin)
+        if n >= self._max_phase1:
+            return f"phase-1 limit reached ({n} finished trials)"
+        if n < self._min_phase1:
+            return None
+        feasible = sum(r.outcome is Outcome.FEASIBLE for r in fin)
+        failures = sum(r.outcome in (Outcome.CRASH, Outcome.INFEASIBLE, Outcome.PRUNED)
+                       for r in fin)
+        if feasible < self._min_feasible or failures < self._min_failures:
+            return None
+        for name, dist in hist.space.items():
+            if isinstance(dist, CategoricalDistribution):
+                tried = {repr(r.params[name]) for r in fin if name in r.params}
+                if len(tried) < min(3, len(dist.choices)):
+                    return None
+        return (f"history is informative ({feasible} feasible, {failures} failed, "
+                "categorical choices covered)")
+
+    # ------------------------------------------------------------------ decisions
+    def _decide(self, study: Study, trial: FrozenTrial, hist: History) -> Decision:
+        reason = self.handoff_reason(hist)
+        if reason is None:
+            return self._phase1(trial, hist)
+        reeval = self._maybe_reevaluate(hist, trial)
+        if reeval is not None:
+            reeval.phase = "phase2"
+            return reeval
+        blacklist = self._blacklist(hist, trial.number)
+        with self._lock:
+            self._contexts[trial._trial_id] = _Context(hist.visited, blacklist, hist.space, [])
+        return Decision("phase2", None, f"TPE on the crash-aware view ({reason})")
+
+    def _context(self, trial: FrozenTrial) -> _Context | None:
+        with self._lock:
+            return self._contexts.get(trial._trial_id)
+
+    # ------------------------------------------------------------------ phase 2 sampling
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._plan_of(trial) is not None or self._context(trial) is None:
+            return {}
+        # Computed on the real study: crashed trials hold partial parameters.
+        return self._tpe.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        ctx = self._context(trial)
+        if not search_space or ctx is None:
+            return {}
+        view: Any = CrashAwareStudyView(study, self._view_cache)
+        params = self._tpe.sample_relative(view, trial, search_space)
+        if not params:
+            return params
+        params = self._repair(trial, params, search_space, ctx)
+        study._storage.set_trial_system_attr(trial._trial_id, INFLIGHT_KEY, json.dumps(
+            {k: v for k, v in params.items() if v is None or isinstance(v, (bool, int, float, str))}
+        ))
+        return params
+
+    def _repair(
+        self,
+        trial: FrozenTrial,
+        params: dict[str, Any],
+        space: dict[str, BaseDistribution],
+        ctx: _Context,
+    ) -> dict[str, Any]:
+        rng = self._rng(trial.number, salt=1)
+        fixed = dict(params)
+        for name, dist in space.items():
+            if isinstance(dist, CategoricalDistribution) and name in fixed:
+                allowed = ctx.blacklist.allowed(name, dist, fixed)
+                if fixed[name] not in allowed:
+                    ctx.notes.append(f"{name}={fixed[name]!r} is blacklisted")
+                    fixed[name] = sequence_choice(allowed, rng)
+        if ctx.visited.contains_plan(fixed):
+            fixed = self._nearest_unvisited(fixed, space, ctx, rng)
+        return fixed
+
+    def _nearest_unvisited(
+        self, params: dict[str, Any], space: dict[str, BaseDistribution], ctx: _Context, rng: Any
+    ) -> dict[str, Any]:
+        """Smallest perturbation of ``params`` that is not a visited configuration."""
+        names = [n for n in space if not space[n].single()]
+        if not names:
+            return params
+        for attempt in range(200):
+            scale = 0.02 * (1 + attempt // 10)
+            cand = dict(params)
+            k = 1 + attempt // 50
+            for idx in rng.choice(len(names), size=min(k, len(names)), replace=False):
+                n = names[int(idx)]
+                dist = space[n]
+                if isinstance(dist, CategoricalDistribution):
+                    options = [c for c in ctx.blacklist.allowed(n, dist, cand) if c != cand[n]]
+                    if options:
+                        cand[n] = sequence_choice(options, rng)
+                else:
+                    cand[n] = neighbour_value(dist, n, cand[n], scale, rng)
+            if not ctx.visited.contains_plan(cand):
+                ctx.notes.append("TPE proposed a visited configuration; moved to the nearest "
+                                 "unvisited one")
+                return cand
+        ctx.notes.append("no unvisited configuration found near TPE's proposal: duplicate")
+        return params
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        ctx = self._context(trial)
+        if self._plan_of(trial) is not None or ctx is None:
+            return self._follow_plan(study, trial, param_name, param_distribution)
+        view: Any = CrashAwareStudyView(study, self._view_cache)
+        value = self._tpe.sample_independent(view, trial, param_name, param_distribution)
+        rng = self._rng(trial.number, salt=2)
+        dist = param_distribution
+        if isinstance(dist, CategoricalDistribution):
+            allowed = ctx.blacklist.allowed(param_name, dist, trial.params)
+            if value not in allowed:
+                ctx.notes.append(f"{param_name}={value!r} is blacklisted")
+                value = sequence_choice(allowed, rng)
+        partial = dict(trial.params)
+        partial[param_name] = value
+        if ctx.visited.completes_to_visited(partial):
+            for _ in range(50):
+                if isinstance(dist, CategoricalDistribution):
+                    alt = sequence_choice(list(dist.choices), rng)
+                else:
+                    alt = neighbour_value(dist, param_name, value, 0.05, rng)
+                partial[param_name] = alt
+                if not ctx.visited.completes_to_visited(partial):
+                    ctx.notes.append(f"moved {param_name} off a visited configuration")
+                    value = alt
+                    break
+        return value
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        with self._lock:
+            ctx = self._contexts.pop(trial._trial_id, None)
+        if ctx is not None and ctx.notes:
+            reason = trial.user_attrs.get(REASON_ATTR, "")
+            study._storage.set_trial_user_attr(
+                trial._trial_id, REASON_ATTR, f"{reason}; " + "; ".join(ctx.notes)
+            )
+        self._tpe.after_trial(study, trial, state, values)
+        super().after_trial(study, trial, state, values)
+
+
+_ = (math, threading)

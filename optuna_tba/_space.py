@@ -1,0 +1,190 @@
+"""Search-space helpers: the union of distributions seen, unit-cube coordinates, moves.
+
+Numerical parameters are mapped to ``[0, 1]`` with Optuna's own
+``_SearchSpaceTransform`` (log scale and step handled there), so every move respects
+``log`` and ``step``. Categorical parameters are handled by index.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from optuna._transform import _SearchSpaceTransform
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial
+
+Params = dict[str, Any]
+
+
+def union_space(trials: Iterable[FrozenTrial]) -> dict[str, BaseDistribution]:
+    """Every parameter seen in ``trials`` with its most recent distribution (sorted names)."""
+    space: dict[str, BaseDistribution] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        space.update(t.distributions)
+    return dict(sorted(space.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _transform(name: str, dist: BaseDistribution) -> _SearchSpaceTransform:
+    return _SearchSpaceTransform({name: dist}, transform_log=True, transform_step=True,
+                                 transform_0_1=True)
+
+
+def to_unit(name: str, dist: BaseDistribution, value: Any) -> float:
+    """Position of a numerical value in ``[0, 1]`` (log-aware)."""
+    if dist.single():
+        return 0.5
+    return float(_transform(name, dist).transform({name: value})[0])
+
+
+def from_unit(name: str, dist: BaseDistribution, u: float) -> Any:
+    """Value at unit position ``u`` (clipped, snapped to ``step``)."""
+    u = min(max(float(u), 0.0), 1.0)
+    return _transform(name, dist).untransform(np.array([u]))[name]
+
+
+def contains(dist: BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError, IndexError):
+        return False
+
+
+def n_values(dist: BaseDistribution) -> float:
+    """Number of distinct values (``inf`` for a continuous float)."""
+    if isinstance(dist, CategoricalDistribution):
+        return len(dist.choices)
+    if isinstance(dist, IntDistribution):
+        return (dist.high - dist.low) // dist.step + 1
+    if isinstance(dist, FloatDistribution) and dist.step is not None:
+        return math.floor((dist.high - dist.low) / dist.step + 1e-9) + 1
+    return math.inf
+
+
+def random_value(dist: BaseDistribution, name: str, rng: np.random.Generator) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[int(rng.integers(len(dist.choices)))]
+    return from_unit(name, dist, float(rng.random()))
+
+
+def neighbour_value(
+    dist: BaseDistribution, name: str, value: Any, scale: float, rng: np.random.Generator
+) -> Any:
+    """A nearby numerical value: Gaussian step of ``scale`` in unit space, reflected at the
+    bounds; discrete values always move by at least one step."""
+    u0 = to_unit(name, dist, value)
+    for _ in range(8):
+        u = u0 + float(rng.normal(0.0, scale))
+        # Reflect rather than clip, so bounds do not collect repeated proposals.
+        while u < 0.0 or u > 1.0:
+            u = -u if u < 0.0 else 2.0 - u
+        new = from_unit(name, dist, u)
+        if new != value:
+            return new
+    if n_values(dist) > 1:
+        # A one-step move for discrete values that the Gaussian kept in place.
+        width = 1.0 / max(n_values(dist) - 1, 1) if math.isfinite(n_values(dist)) else 0.01
+        direction = 1.0 if rng.random() < 0.5 else -1.0
+        for d in (direction, -direction):
+            new = from_unit(name, dist, u0 + d * width)
+            if new != value:
+                return new
+    return value
+
+
+def config_key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Hashable identity of a configuration (``repr`` keeps 1 and 1.0 and True apart)."""
+    return tuple(sorted((k, f"{type(v).__name__}:{v!r}") for k, v in params.items()))
+
+
+class VisitedSet:
+    """Configurations already evaluated (or in flight), for duplicate checks.
+
+    A planned configuration ``plan`` duplicates a visited ``v`` when ``plan`` agrees with
+    ``v`` on every parameter of ``v``: a define-by-run objective that follows the plan then
+    suggests exactly ``v``'s parameters again.
+    """
+
+    def __init__(self, configs: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._by_names: dict[tuple[str, ...], set[tuple[tuple[str, str], ...]]] = {}
+        for c in configs:
+            self.add(c)
+
+    def add(self, params: Mapping[str, Any]) -> None:
+        if not params:
+            return
+        names = tuple(sorted(params))
+        self._by_names.setdefault(names, set()).add(config_key(params))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_names.values())
+
+    def contains_plan(self, plan: Mapping[str, Any]) -> bool:
+        for names, keys in self._by_names.items():
+            if all(n in plan for n in names):
+                if config_key({n: plan[n] for n in names}) in keys:
+                    return True
+        return False
+
+    def completes_to_visited(self, partial: Mapping[str, Any]) -> bool:
+        """True when ``partial`` (params suggested so far) exactly equals a visited config."""
+        names = tuple(sorted(partial))
+        return config_key(partial) in self._by_names.get(names, set())
+
+
+def unit_vector(
+    params: Mapping[str, Any], space: Mapping[str, BaseDistribution]
+) -> np.ndarray:
+    """Numerical params in unit coordinates (NaN where absent); categoricals as index/len."""
+    out = np.full(len(space), np.nan)
+    for i, (name, dist) in enumerate(space.items()):
+        if name not in params:
+            continue
+        v = params[name]
+        if isinstance(dist, CategoricalDistribution):
+            try:
+                out[i] = dist.to_internal_repr(v)
+            except ValueError:
+                continue
+        elif contains(dist, v):
+            out[i] = to_unit(name, dist, v)
+    return out
+
+
+def distances(
+    x: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray
+) -> np.ndarray:
+    """Normalised distance from ``x`` to each row of ``others`` (missing params count 0.5)."""
+    if others.size == 0:
+        return np.zeros(0)
+    diff = np.abs(others - x[None, :])
+    diff[:, categorical_mask] = (diff[:, categorical_mask] > 0).astype(float)
+    diff = np.where(np.isnan(diff), 0.5, diff)
+    return np.sqrt(np.mean(diff**2, axis=1)) if diff.shape[1] else np.zeros(len(others))
+
+
+def categorical_names(space: Mapping[str, BaseDistribution]) -> list[str]:
+    return [n for n, d in space.items() if isinstance(d, CategoricalDistribution)
+            and len(d.choices) > 1]
+
+
+def numerical_names(space: Mapping[str, BaseDistribution]) -> list[str]:
+    return [n for n, d in space.items() if not isinstance(d, CategoricalDistribution)
+            and not d.single()]
+
+
+def categorical_mask(space: Mapping[str, BaseDistribution]) -> np.ndarray:
+    return np.array([isinstance(d, CategoricalDistribution) for d in space.values()], dtype=bool)
+
+
+def sequence_choice(seq: Sequence[Any], rng: np.random.Generator) -> Any:
+    return seq[int(rng.integers(len(seq)))]

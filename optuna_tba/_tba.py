@@ -1,0 +1,108 @@
+"""``TBASampler``: the pure feasible-first annealing phase (kept for ablation)."""
+
+from __future__ import annotations
+
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+
+from optuna_tba._annealing import AnnealingSchedule, replay
+from optuna_tba._base import Decision, History, _PlanningSampler, validate_float, validate_int
+from optuna_tba._moves import MoveConfig, Proposer
+
+
+class TBASampler(_PlanningSampler):
+    """Feasible-first simulated annealing that learns from crashes (no TPE phase).
+
+    This is phase 1 of :class:`~optuna_tba.TBAHybridSampler` run for the whole study. Use it
+    to measure what the annealing phase contributes; for real work prefer the hybrid.
+
+    Args:
+        seed: Seed for the per-trial random generators. The same seed gives the same trials
+            in a sequential run.
+        n_startup_trials: Space-filling trials before annealing moves start. Default 4.
+        initial_temperature: Starting (and maximum) annealing temperature, in ``(0, 10]``.
+            Default 1.0.
+        cooling: Temperature factor applied after every move, in ``(0, 1)``. Default 0.9.
+        reheat_after: Moves without improvement after which the temperature is doubled and
+            the walk restarts from the best feasible trial. Default 6.
+        p_struct: Probability that a move changes a categorical parameter (when the space has
+            both kinds). Default 0.35.
+        p_explore: Probability of a space-filling exploration trial instead of a move.
+            Default 0.1.
+        screening: Screen several candidate moves with a kernel estimate of crash risk from
+            the history and keep the safest. Default True.
+        blacklist_threshold: Blamed crashes after which a categorical value or pair is
+            banned. Default 3.
+        blacklist_cooldown: Trials a ban lasts after its latest blamed crash. Default 8.
+        reevaluation: Fraction of trials (at most 0.5) spent re-evaluating near-boundary
+            feasible incumbents, for :func:`~optuna_tba.recommend`. These are the only
+            duplicates proposed. Default 0 (off).
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from optuna_tba import TBASampler
+
+            def objective(trial):
+                x = trial.suggest_float("x", -5, 5)
+                if x > 3:
+                    raise RuntimeError("crash")
+                return x**2
+
+            study = optuna.create_study(sampler=TBASampler(seed=0))
+            study.optimize(objective, n_trials=20, catch=(RuntimeError,))
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int = 4,
+        initial_temperature: float = 1.0,
+        cooling: float = 0.9,
+        reheat_after: int = 6,
+        p_struct: float = 0.35,
+        p_explore: float = 0.1,
+        screening: bool = True,
+        blacklist_threshold: int = 3,
+        blacklist_cooldown: int = 8,
+        reevaluation: float = 0.0,
+    ) -> None:
+        super().__init__(seed=seed, blacklist_threshold=blacklist_threshold,
+                         blacklist_cooldown=blacklist_cooldown, reevaluation=reevaluation)
+        validate_int("n_startup_trials", n_startup_trials, 0)
+        validate_float("initial_temperature", initial_temperature, 1e-6, 10.0)
+        validate_float("cooling", cooling, 1e-6, 0.999999)
+        validate_int("reheat_after", reheat_after, 1)
+        validate_float("p_struct", p_struct, 0.0, 1.0)
+        validate_float("p_explore", p_explore, 0.0, 1.0)
+        if not isinstance(screening, bool):
+            raise ValueError(f"screening must be a bool, got {screening!r}")
+        self._schedule = AnnealingSchedule(
+            initial_temperature=float(initial_temperature),
+            min_temperature=min(0.02, float(initial_temperature)),
+            cooling=float(cooling),
+            reheat_after=int(reheat_after),
+        )
+        self._moves = MoveConfig(
+            n_startup_trials=int(n_startup_trials), p_struct=float(p_struct),
+            p_explore=float(p_explore), screening=screening,
+        )
+
+    def _phase1(self, trial: FrozenTrial, hist: History, phase: str = "phase1") -> Decision:
+        reeval = self._maybe_reevaluate(hist, trial)
+        if reeval is not None:
+            reeval.phase = phase
+            return reeval
+        state = replay(hist.finished, self._schedule)
+        blacklist = self._blacklist(hist, trial.number)
+        proposal = Proposer(hist.space, hist.records, blacklist, hist.visited, self._moves,
+                            self._rng(trial.number), hist.repairs()).propose(state)
+        reason = proposal.reason
+        if blacklist:
+            reason += f"; avoiding {blacklist.describe()}"
+        return Decision(phase, proposal.plan, reason, repair_of=proposal.repair_of)
+
+    def _decide(self, study: Study, trial: FrozenTrial, hist: History) -> Decision:
+        return self._phase1(trial, hist)

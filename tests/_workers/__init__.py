@@ -1,0 +1,1 @@
+"""Helpers for the sampler tests that run in worker subprocesses (and in-process)."""

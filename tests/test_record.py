@@ -1,0 +1,249 @@
+"""``deploybench record``: resumable local recording, crashes as data, distributed recording."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from deploybench.cli import main
+from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
+from deploybench.tables import (
+    Grid,
+    ReplayCrash,
+    TableObjective,
+    compact,
+    export_table,
+    load_table,
+    open_storage,
+    prepare_study,
+    read_recording,
+    record,
+    run_workers,
+    sweep_order,
+)
+from deploybench.tables._fake import SLEEP_ENV, fake_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = "deploybench.tables._fake:fake_profile"
+SMALL = ["--models", "resnet18", "mobilenet_v2", "--backends", "onnxruntime",
+         "--precisions", "fp32", "--batch-sizes", "1", "2", "4", "--threads", "1"]
+SMALL_GRID = Grid(models=("resnet18", "mobilenet_v2"), backends=("onnxruntime",),
+                  precisions=("fp32",), batch_sizes=(1, 2, 4), threads=(1,))
+
+
+def rows_of(path: Path) -> list[dict[str, object]]:
+    out = []
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        if obj.get("kind") == "row":
+            out.append(obj)
+    return out
+
+
+def pair(row: dict[str, object]) -> tuple[str, int]:
+    result = row["result"]
+    assert isinstance(result, dict)
+    return DeployConfig.from_dict(result["config"]).key(), int(row["repeat"])  # type: ignore[call-overload]
+
+
+def test_sweep_order_is_repeat_major() -> None:
+    configs = SMALL_GRID.configs()
+    order = sweep_order(configs, 3)
+    assert [r for _, r in order] == [0] * 6 + [1] * 6 + [2] * 6
+    assert [c for c, _ in order[:6]] == configs
+    done = {(configs[0].key(), 0), (configs[3].key(), 1)}
+    rest = sweep_order(configs, 3, done)
+    assert len(rest) == 16
+    assert not {(c.key(), r) for c, r in rest} & done
+    with pytest.raises(ValueError, match="repeats"):
+        sweep_order(configs, 0)
+
+
+def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "rec.jsonl"
+    cmd = [sys.executable, "-m", "deploybench", "record", "--out", str(out), "--profiler", FAKE,
+           "--repeats", "2", "--no-progress", *SMALL]
+    env = dict(os.environ, **{SLEEP_ENV: "0.4"})
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if out.exists() and len(rows_of(out)) >= 3:
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = rows_of(out)
+    assert 3 <= len(before) < 12
+    # Simulate the process dying mid-write: a torn last line.
+    with open(out, "ab") as f:
+        f.write(b'{"kind": "row", "repeat": 1, "result": {"conf')
+    prefix_text = out.read_text().rsplit("\n", 1)[0]
+
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = rows_of(out)
+    pairs = [pair(r) for r in after]
+    assert len(pairs) == 12
+    assert len(set(pairs)) == 12
+    assert {p for p in pairs} == {(c.key(), r) for c in SMALL_GRID.configs() for r in (0, 1)}
+    # The rows written before the kill are untouched and come first.
+    assert out.read_text().startswith(prefix_text)
+    assert after[: len(before)] == before
+    # Repeat-major order held across the restart.
+    repeats = [int(r["repeat"]) for r in after]  # type: ignore[call-overload]
+    assert repeats == sorted(repeats)
+    contents = read_recording(out)
+    assert len(contents.sessions) == 2
+    # A third run has nothing left to do and adds no rows.
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and len(rows_of(out)) == 12
+
+
+def test_crashing_profiler_is_data_not_abort(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def flaky(config: DeployConfig, settings: ProfileSettings) -> ProfileResult:
+        calls.append(config.key())
+        if config.batch_size == 2:
+            raise RuntimeError("driver exploded")
+        return fake_profile(config, settings)
+
+    contents = record(tmp_path / "r.jsonl", SMALL_GRID, ProfileSettings(passes=5), 1, flaky,
+                      progress=False)
+    assert len(calls) == 6 and len(contents.rows) == 6
+    crashed = [r.result for r in contents.rows if r.result.status == "crash"]
+    assert len(crashed) == 2
+    assert all(r.crash_kind == "error" and "driver exploded" in (r.crash_message or "")
+               for r in crashed)
+
+
+def test_resume_with_other_settings_is_a_user_error(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rec.jsonl"
+    base = ["record", "--out", str(out), "--profiler", FAKE, "--no-progress", "--repeats", "1",
+            *SMALL]
+    assert main([*base, "--max-rows", "2"]) == 0
+    assert main([*base, "--passes", "7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different settings" in err[0]
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["record", "--out", "x.jsonl", "--backends", "tensorrt"], "unknown backends"),
+        (["record", "--out", "x.jsonl", "--repeats", "0"], "--repeats"),
+        (["record", "--out", "x.jsonl", "--batch-sizes", "0"], "batch sizes"),
+        (["record"], "--out"),
+        (["record", "--storage", "x.log"], "--study-name"),
+        (["record", "--out", "x.jsonl", "--profiler", "nomodule_xyz:f"], "cannot import"),
+    ],
+)
+def test_bad_input_is_one_line(argv: list[str], match: str, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0]
+
+
+def test_summary_of_foreign_file_is_one_line(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "x.jsonl.gz"
+    bad.write_bytes(b"hello")
+    assert main(["record", "--summary", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a gzip" in err[0]
+
+
+def test_partial_table_replays_and_summarizes(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    grid = Grid(models=("resnet18", "vit_b16"), backends=("torch_compile", "onnxruntime"),
+                precisions=("fp32", "int8"), batch_sizes=(1, 32), threads=(1,))
+    rec = tmp_path / "r.jsonl"
+    record(rec, grid, ProfileSettings(passes=5, latency_cap_ms=100.0), 2, fake_profile,
+           progress=False, max_rows=10)
+    table_path = compact(rec, tmp_path / "t.jsonl.gz")
+    table = load_table(table_path)
+    assert sum(len(r.repeats) for r in table.records.values()) == 10
+    assert len(table.grid.configs()) == 16
+    obj = TableObjective(table_path, "server_throughput")
+    missing = next(c for c in grid.configs() if table.get(c) is None)
+    p = {"model": missing.model, "backend": missing.backend, "precision": missing.precision,
+         "batch_size": missing.batch_size}
+    if missing.threads is not None:
+        p["threads"] = missing.threads
+    with pytest.raises(ReplayCrash, match="not_recorded"):
+        obj(optuna.trial.FixedTrial(p))
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(obj, n_trials=30, catch=(ReplayCrash,))
+    kinds = {t.user_attrs.get("crash_kind") for t in study.trials}
+    assert "not_recorded" in kinds
+    assert main(["record", "--summary", str(table_path)]) == 0
+    out = capsys.readouterr().out
+    assert "configs recorded: 10 / 16" in out and "server_throughput" in out
+
+
+# ------------------------------------------------------------------------- distributed
+
+
+def _distributed_roundtrip(storage: str, study_name: str, tmp_path: Path, workers: int) -> None:
+    settings = ProfileSettings(passes=5, latency_cap_ms=100.0)
+    n = prepare_study(storage, study_name, SMALL_GRID, settings, 2, {"note": "test"})
+    assert n == 12
+    assert prepare_study(storage, study_name, SMALL_GRID, settings, 2, {}) == 0
+    with pytest.raises(ValueError, match="different settings"):
+        prepare_study(storage, study_name, SMALL_GRID, ProfileSettings(passes=6), 2, {})
+    os.environ[SLEEP_ENV] = "0.2"  # inherited by the spawned workers
+    try:
+        assert run_workers(storage, study_name, FAKE, workers) == 0
+    finally:
+        del os.environ[SLEEP_ENV]
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    measured = [t for t in study.trials if "result" in t.user_attrs]
+    assert len(measured) == 12
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in measured)
+    pairs = {(t.user_attrs["config_key"], t.user_attrs["repeat"]) for t in measured}
+    assert len(pairs) == 12
+    table = export_table(storage, study_name)
+    assert len(table.records) == 6
+    assert all(sorted(r.repeat for r in rec.repeats) == [0, 1] for rec in table.records.values())
+    assert table.provenance["note"] == "test"
+    # The export goes through the CLI too.
+    out = tmp_path / f"{study_name}.jsonl.gz"
+    assert main(["record", "--storage", storage, "--study-name", study_name, "--workers", "0",
+                 "--no-enqueue", "--export", str(out)]) == 0
+    assert set(load_table(out).records) == set(table.records)
+
+
+@pytest.mark.multiprocess
+def test_distributed_journal_storage(tmp_path: Path) -> None:
+    _distributed_roundtrip(str(tmp_path / "journal.log"), "rec-journal", tmp_path, workers=2)
+
+
+@pytest.mark.postgres
+@pytest.mark.multiprocess
+def test_distributed_postgres(tmp_path: Path) -> None:
+    url = os.environ.get("TBA_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("TBA_TEST_POSTGRES_URL is not set (start a server with .ci/start-postgres.sh)")
+    name = f"deploybench-record-{uuid.uuid4().hex[:12]}"
+    try:
+        _distributed_roundtrip(url, name, tmp_path, workers=3)
+    finally:
+        optuna.delete_study(study_name=name, storage=url)
