@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_trials < 1:
         parser.error("--n-trials must be >= 1")
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crashes are expected: keep quiet
     url = f"sqlite:///{os.path.abspath(args.db)}"
     study = optuna.create_study(
         study_name=args.study_name,

@@ -23,6 +23,7 @@ import os
 import tempfile
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 from sampler_quickstart import DeploymentCrash, objective  # the same toy objective
 
 from optuna_tba import TBAHybridSampler
@@ -32,12 +33,12 @@ STUDY_NAME = "multi-worker-journal"
 
 def open_storage(path: str) -> optuna.storages.JournalStorage:
     """The journal storage every worker opens on the same file."""
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    return optuna.storages.JournalStorage(JournalFileBackend(path))
 
 
 def worker(path: str, seed: int, n_trials: int) -> None:
     """One worker process: load the shared study and run ``n_trials`` trials."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crashes are expected: keep quiet
     study = optuna.load_study(
         study_name=STUDY_NAME, storage=open_storage(path), sampler=TBAHybridSampler(seed=seed)
     )

@@ -50,7 +50,7 @@ def open_storage(url: str) -> RDBStorage:
 
 def worker(url: str, study_name: str, seed: int, budget: int) -> None:
     """One worker: run trials until the study holds ``budget`` finished trials."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crashes are expected: keep quiet
     study = optuna.load_study(
         study_name=study_name, storage=open_storage(url), sampler=TBAHybridSampler(seed=seed)
     )

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_trials < 1:
         parser.error("--n-trials must be >= 1")
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crashes are expected: keep quiet
     sampler = TBAHybridSampler(seed=args.seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     # catch=... records a crash as a FAIL trial and keeps going; the sampler learns from it.

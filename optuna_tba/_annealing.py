@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -50,6 +51,7 @@ class AnnealingState:
     n_replayed: int = 0
 
 
+@functools.lru_cache(maxsize=65536)
 def coin(number: int) -> float:
     """The Metropolis uniform of trial ``number`` (identical in every process)."""
     return float(np.random.default_rng([0x7BA, number]).random())
@@ -68,7 +70,9 @@ def replay(recs: Sequence[Record], schedule: AnnealingSchedule) -> AnnealingStat
         if r.outcome is Outcome.CRASH:
             pass
         elif r.outcome is Outcome.FEASIBLE and r.value is not None:
-            if st.best is None or r.value < (st.best.value if st.best.value is not None else math.inf):
+            if st.best is None or r.value < (
+                st.best.value if st.best.value is not None else math.inf
+            ):
                 improved = True
             accept = _accept_feasible(st, r, feasible_values, coin(r.number))
             bisect.insort(feasible_values, r.value)
@@ -103,9 +107,7 @@ def replay(recs: Sequence[Record], schedule: AnnealingSchedule) -> AnnealingStat
     return st
 
 
-def _accept_feasible(
-    st: AnnealingState, r: Record, feasible_values: list[float], u: float
-) -> bool:
+def _accept_feasible(st: AnnealingState, r: Record, feasible_values: list[float], u: float) -> bool:
     cur = st.current
     if cur is None or cur.outcome is not Outcome.FEASIBLE or cur.value is None:
         return True
@@ -113,6 +115,8 @@ def _accept_feasible(
     if r.value <= cur.value:
         return True
     n = max(len(feasible_values), 1)
-    dq = (bisect.bisect_right(feasible_values, r.value)
-          - bisect.bisect_right(feasible_values, cur.value)) / n
+    dq = (
+        bisect.bisect_right(feasible_values, r.value)
+        - bisect.bisect_right(feasible_values, cur.value)
+    ) / n
     return u < math.exp(-dq / max(0.3 * st.temperature, 1e-9))

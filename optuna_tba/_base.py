@@ -24,8 +24,15 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_tba._blacklist import Blacklist
-from optuna_tba._outcomes import Outcome, Record, records
-from optuna_tba._space import VisitedSet, contains, random_value, sequence_choice, union_space
+from optuna_tba._outcomes import Outcome, Record, TrialCache, records
+from optuna_tba._space import (
+    VisitedSet,
+    config_key,
+    contains,
+    random_value,
+    sequence_choice,
+    union_space,
+)
 
 PHASE_KEY = "tba:phase"
 PLAN_KEY = "tba:plan"
@@ -53,6 +60,8 @@ class History:
     records: list[Record]
     space: dict[str, BaseDistribution]
     visited: VisitedSet
+    unit_cache: Any = None
+    study_key: Any = None
 
     def repairs(self) -> dict[int, int]:
         """How many repair moves each infeasible trial has already received."""
@@ -80,27 +89,41 @@ def validate_float(name: str, value: Any, low: float, high: float) -> None:
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
 
 
+def _fresh_seed() -> int:
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy % 2**32
+
+
 class _PlanningSampler(BaseSampler):
     """Base class: decide in ``before_trial``, follow the plan in ``sample_independent``."""
 
-    def __init__(self, *, seed: int | None, blacklist_threshold: int, blacklist_cooldown: int,
-                 reevaluation: float) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None,
+        blacklist_threshold: int,
+        blacklist_cooldown: int,
+        reevaluation: float,
+    ) -> None:
         if seed is not None:
             validate_int("seed", seed, 0)
         validate_int("blacklist_threshold", blacklist_threshold, 1)
         validate_int("blacklist_cooldown", blacklist_cooldown, 0)
         validate_float("reevaluation", reevaluation, 0.0, 0.5)
-        self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        self._seed = int(seed) if seed is not None else _fresh_seed()
         self._blacklist_threshold = int(blacklist_threshold)
         self._blacklist_cooldown = int(blacklist_cooldown)
         self._reevaluation = float(reevaluation)
         self._plans: dict[int, dict[str, Any]] = {}
+        self._trial_cache = TrialCache()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ pickling / rng
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_plans"] = {}
+        state["_trial_cache"] = TrialCache()
         del state["_lock"]
         return state
 
@@ -109,11 +132,15 @@ class _PlanningSampler(BaseSampler):
         self._lock = threading.Lock()
 
     def reseed_rng(self) -> None:
-        self._seed = int(np.random.SeedSequence().entropy % 2**63)
+        self._seed = _fresh_seed()
 
     def _rng(self, number: int, salt: int = 0) -> np.random.Generator:
         """Per-trial generator: the same seed gives the same trials in any order."""
         return np.random.default_rng([self._seed, number, salt])
+
+    def _uniform(self, number: int, salt: int) -> float:
+        """A cheap per-trial uniform number in [0, 1) (a hash of seed, trial and salt)."""
+        return zlib.crc32(f"{self._seed}:{number}:{salt}".encode()) / 2**32
 
     # ------------------------------------------------------------------ subclass hook
     def _decide(self, study: Study, trial: FrozenTrial, hist: History) -> Decision:
@@ -121,24 +148,47 @@ class _PlanningSampler(BaseSampler):
 
     # ------------------------------------------------------------------ history
     def _history(self, study: Study, trial: FrozenTrial) -> History:
-        trials = [t for t in study._get_trials(deepcopy=False, use_cache=False)
-                  if t.number != trial.number]
-        recs = records(trials, study.direction)
+        trials = [
+            t
+            for t in study._get_trials(deepcopy=False, use_cache=False)
+            if t.number != trial.number
+        ]
+        study_key = (id(study._storage), study._study_id)
+        recs = records(
+            trials,
+            study.direction,
+            lambda t: self._trial_cache.constraints(study_key, t),
+            self._trial_cache.static,
+            lambda t: (*study_key, t._trial_id),
+        )
         space = union_space(trials)
         visited = VisitedSet()
+        keys = self._trial_cache.keys
         for t, r in zip(sorted(trials, key=lambda t: t.number), recs):
             if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED, Outcome.CRASH):
-                visited.add(t.params)
+                ck = (*study_key, t._trial_id)
+                key = keys.get(ck)
+                if key is None:
+                    key = keys[ck] = config_key(t.params)
+                visited.add(t.params, key)
             elif r.outcome is Outcome.RUNNING:
                 inflight = _inflight_params(t)
                 if inflight:
                     visited.add(inflight)
-        return History(trials, recs, space, visited)
+        sig = hash(tuple(space.items()))
+        units = self._trial_cache.units
+        id_of = {t.number: (*study_key, t._trial_id, sig) for t in trials if t.state.is_finished()}
+        return History(trials, recs, space, visited, _UnitCache(units, id_of), study_key)
 
     def _blacklist(self, hist: History, now: int) -> Blacklist:
         return Blacklist.from_records(
-            hist.finished, hist.space, threshold=self._blacklist_threshold,
-            cooldown=self._blacklist_cooldown, now=now,
+            hist.finished,
+            hist.space,
+            threshold=self._blacklist_threshold,
+            cooldown=self._blacklist_cooldown,
+            now=now,
+            items_cache=self._trial_cache.items,
+            study_key=hist.study_key,
         )
 
     def _maybe_reevaluate(self, hist: History, trial: FrozenTrial) -> Decision | None:
@@ -152,7 +202,9 @@ class _PlanningSampler(BaseSampler):
         groups: dict[str, list[Record]] = {}
         for r in hist.finished:
             if r.outcome is not Outcome.TRANSIENT and r.params:
-                groups.setdefault(json.dumps(sorted((k, repr(v)) for k, v in r.params.items())), []).append(r)
+                groups.setdefault(
+                    json.dumps(sorted((k, repr(v)) for k, v in r.params.items())), []
+                ).append(r)
         best: tuple[float, Record] | None = None
         for grp in groups.values():
             feas = [r for r in grp if r.outcome is Outcome.FEASIBLE and r.value is not None]
@@ -168,17 +220,24 @@ class _PlanningSampler(BaseSampler):
         if best is None:
             return None
         target = best[1]
-        return Decision("", dict(target.params),
-                        f"re-evaluation of trial {target.number} (near-boundary incumbent; "
-                        "intentional duplicate)", reevaluation_of=target.number)
+        return Decision(
+            "",
+            dict(target.params),
+            f"re-evaluation of trial {target.number} (near-boundary incumbent; "
+            "intentional duplicate)",
+            reevaluation_of=target.number,
+        )
 
     # ------------------------------------------------------------------ BaseSampler API
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+    def _check_single_objective(self, study: Study) -> None:
         if study._is_multi_objective():
             raise ValueError(
                 f"{type(self).__name__} supports single-objective studies only; "
                 f"this study has {len(study.directions)} objectives."
             )
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._check_single_objective(study)
         hist = self._history(study, trial)
         decision = self._decide(study, trial, hist)
         storage = study._storage
@@ -203,7 +262,22 @@ class _PlanningSampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        return {}
+        # In normal use the relative search space is empty and the plan is followed in
+        # ``sample_independent``. Callers that pass a search space directly get the plan's
+        # values (deciding first if ``before_trial`` was not called for this trial).
+        self._check_single_objective(study)
+        if not search_space:
+            return {}
+        self._ensure_decided(study, trial)
+        return {n: self._follow_plan(study, trial, n, d) for n, d in search_space.items()}
+
+    def _has_decision(self, trial: FrozenTrial) -> bool:
+        with self._lock:
+            return trial._trial_id in self._plans
+
+    def _ensure_decided(self, study: Study, trial: FrozenTrial) -> None:
+        if not self._has_decision(trial) and PHASE_KEY not in trial.system_attrs:
+            self.before_trial(study, trial)
 
     def _plan_of(self, trial: FrozenTrial) -> dict[str, Any] | None:
         with self._lock:
@@ -232,8 +306,13 @@ class _PlanningSampler(BaseSampler):
         return random_value(dist, name, rng)
 
     def sample_independent(
-        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
     ) -> Any:
+        self._check_single_objective(study)
         return self._follow_plan(study, trial, param_name, param_distribution)
 
     def after_trial(
@@ -243,11 +322,27 @@ class _PlanningSampler(BaseSampler):
             self._plans.pop(trial._trial_id, None)
 
 
+class _UnitCache:
+    """Unit-cube vectors of finished trials for the current space, computed once."""
+
+    def __init__(self, store: dict[Any, Any], id_of: dict[int, Any]) -> None:
+        self._store = store
+        self._id_of = id_of
+
+    def get(self, number: int) -> Any:
+        return self._store.get(self._id_of.get(number))
+
+    def put(self, number: int, vec: Any) -> None:
+        key = self._id_of.get(number)
+        if key is not None:
+            self._store[key] = vec
+
+
 _MISSING = object()
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b or (a is None and b is None)
+    return (type(a) is type(b) and a == b) or (a is None and b is None)
 
 
 def _to_internal(plan: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
@@ -271,7 +366,11 @@ def _from_internal(stored: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _DECODERS: dict[str, Any] = {
-    "NoneType": lambda v: None, "bool": bool, "int": int, "float": float, "str": str,
+    "NoneType": lambda v: None,
+    "bool": bool,
+    "int": int,
+    "float": float,
+    "str": str,
 }
 
 

@@ -51,14 +51,32 @@ class Blacklist:
         threshold: int,
         cooldown: int,
         now: int,
+        items_cache: dict[Any, list[Item]] | None = None,
+        study_key: Any = None,
     ) -> Blacklist:
-        """Compute the blacklist in force for a trial numbered ``now``."""
+        """Compute the blacklist in force for a trial numbered ``now``.
+
+        ``items_cache`` caches the categorical items of finished trials, keyed by
+        ``study_key`` and trial number.
+        """
         cat = {n for n, d in space.items() if isinstance(d, CategoricalDistribution)}
+        if not cat:
+            return cls(set(), set())
+        cache = items_cache if items_cache is not None else {}
+        sig = tuple(sorted(cat))
+
+        def items_of(r: Record) -> list[Item]:
+            key = (study_key, r.number, sig)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = _items(r.params, cat)
+            return hit
+
         ok_singles: set[Item] = set()
         ok_pairs: set[frozenset[Item]] = set()
         for r in recs:
             if r.outcome.ran:
-                items = _items(r.params, cat)
+                items = items_of(r)
                 ok_singles.update(items)
                 ok_pairs.update(frozenset(p) for p in itertools.combinations(items, 2))
 
@@ -67,7 +85,7 @@ class Blacklist:
         for r in recs:
             if r.outcome is not Outcome.CRASH:
                 continue
-            items = _items(r.params, cat)
+            items = items_of(r)
             blamed_singles = [i for i in items if i not in ok_singles]
             for i in blamed_singles:
                 count[i] = count.get(i, 0) + 1
@@ -130,9 +148,7 @@ class Blacklist:
 
     def describe(self) -> str:
         parts = [f"{n}={k.split(':', 1)[1]}" for n, k in sorted(self.singles)]
-        parts += [
-            " & ".join(f"{n}={k.split(':', 1)[1]}" for n, k in sorted(p)) for p in self.pairs
-        ]
+        parts += [" & ".join(f"{n}={k.split(':', 1)[1]}" for n, k in sorted(p)) for p in self.pairs]
         return ", ".join(sorted(parts))
 
 

@@ -22,11 +22,14 @@ from optuna_tba._base import (
     validate_int,
 )
 from optuna_tba._blacklist import Blacklist
+from optuna_tba._moves import Proposer
 from optuna_tba._outcomes import Outcome
 from optuna_tba._space import (
     VisitedSet,
+    n_values,
     neighbour_value,
     sequence_choice,
+    single_values,
 )
 from optuna_tba._tba import TBASampler
 from optuna_tba._tpe_view import CrashAwareStudyView
@@ -149,12 +152,14 @@ class TBAHybridSampler(TBASampler):
         except TypeError as exc:
             raise ValueError(f"invalid tpe_kwargs: {exc}") from None
         self._view_cache: dict[tuple[int, int], tuple[float, FrozenTrial]] = {}
+        self._view_violations: dict[tuple[int, int], float] = {}
         self._contexts: dict[int, _Context] = {}
 
     # ------------------------------------------------------------------ state
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["_view_cache"] = {}
+        state["_view_violations"] = {}
         state["_contexts"] = {}
         return state
 
@@ -174,8 +179,9 @@ class TBAHybridSampler(TBASampler):
         if n < self._min_phase1:
             return None
         feasible = sum(r.outcome is Outcome.FEASIBLE for r in fin)
-        failures = sum(r.outcome in (Outcome.CRASH, Outcome.INFEASIBLE, Outcome.PRUNED)
-                       for r in fin)
+        failures = sum(
+            r.outcome in (Outcome.CRASH, Outcome.INFEASIBLE, Outcome.PRUNED) for r in fin
+        )
         if feasible < self._min_feasible or failures < self._min_failures:
             return None
         for name, dist in hist.space.items():
@@ -183,8 +189,10 @@ class TBAHybridSampler(TBASampler):
                 tried = {repr(r.params[name]) for r in fin if name in r.params}
                 if len(tried) < min(3, len(dist.choices)):
                     return None
-        return (f"history is informative ({feasible} feasible, {failures} failed, "
-                "categorical choices covered)")
+        return (
+            f"history is informative ({feasible} feasible, {failures} failed, "
+            "categorical choices covered)"
+        )
 
     # ------------------------------------------------------------------ decisions
     def _decide(self, study: Study, trial: FrozenTrial, hist: History) -> Decision:
@@ -196,13 +204,38 @@ class TBAHybridSampler(TBASampler):
             reeval.phase = "phase2"
             return reeval
         blacklist = self._blacklist(hist, trial.number)
+        if self._uniform(trial.number, 7) < self._moves.p_repair:
+            rng = self._rng(trial.number)
+            prop = Proposer(
+                hist.space,
+                hist.records,
+                blacklist,
+                hist.visited,
+                self._moves,
+                rng,
+                hist.repairs(),
+                hist.unit_cache,
+            ).repair()
+            if prop is not None:
+                return Decision("phase2", prop.plan, prop.reason, repair_of=prop.repair_of)
         with self._lock:
             self._contexts[trial._trial_id] = _Context(hist.visited, blacklist, hist.space, [])
-        return Decision("phase2", None, f"TPE on the crash-aware view ({reason})")
+        text = f"TPE on the crash-aware view ({reason})"
+        size = math.prod(n_values(d) for d in hist.space.values()) if hist.space else math.inf
+        if size <= len(hist.visited):
+            text += (
+                "; search space exhausted: this trial repeats an evaluated configuration "
+                "(duplicate)"
+            )
+        return Decision("phase2", None, text)
 
     def _context(self, trial: FrozenTrial) -> _Context | None:
         with self._lock:
             return self._contexts.get(trial._trial_id)
+
+    def _has_decision(self, trial: FrozenTrial) -> bool:
+        with self._lock:
+            return trial._trial_id in self._contexts or trial._trial_id in self._plans
 
     # ------------------------------------------------------------------ phase 2 sampling
     def infer_relative_search_space(
@@ -216,17 +249,29 @@ class TBAHybridSampler(TBASampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        ctx = self._context(trial)
-        if not search_space or ctx is None:
+        self._check_single_objective(study)
+        if not search_space:
             return {}
-        view: Any = CrashAwareStudyView(study, self._view_cache)
+        self._ensure_decided(study, trial)
+        ctx = self._context(trial)
+        if ctx is None:  # this trial follows a plan (phase 1, repair or re-evaluation)
+            return super().sample_relative(study, trial, search_space)
+        view: Any = CrashAwareStudyView(study, self._view_cache, self._view_violations)
         params = self._tpe.sample_relative(view, trial, search_space)
         if not params:
             return params
         params = self._repair(trial, params, search_space, ctx)
-        study._storage.set_trial_system_attr(trial._trial_id, INFLIGHT_KEY, json.dumps(
-            {k: v for k, v in params.items() if v is None or isinstance(v, (bool, int, float, str))}
-        ))
+        study._storage.set_trial_system_attr(
+            trial._trial_id,
+            INFLIGHT_KEY,
+            json.dumps(
+                {
+                    k: v
+                    for k, v in params.items()
+                    if v is None or isinstance(v, (bool, int, float, str))
+                }
+            ),
+        )
         return params
 
     def _repair(
@@ -236,7 +281,7 @@ class TBAHybridSampler(TBASampler):
         space: dict[str, BaseDistribution],
         ctx: _Context,
     ) -> dict[str, Any]:
-        rng = self._rng(trial.number, salt=1)
+        rng = _LazyRng(lambda: self._rng(trial.number, salt=1))
         fixed = dict(params)
         for name, dist in space.items():
             if isinstance(dist, CategoricalDistribution) and name in fixed:
@@ -244,12 +289,18 @@ class TBAHybridSampler(TBASampler):
                 if fixed[name] not in allowed:
                     ctx.notes.append(f"{name}={fixed[name]!r} is blacklisted")
                     fixed[name] = sequence_choice(allowed, rng)
-        if ctx.visited.contains_plan(fixed):
-            fixed = self._nearest_unvisited(fixed, space, ctx, rng)
+        singles = {k: v for k, v in single_values(ctx.space).items() if k not in fixed}
+        if ctx.visited.contains_plan({**singles, **fixed}):
+            fixed = self._nearest_unvisited(fixed, space, ctx, rng, singles)
         return fixed
 
     def _nearest_unvisited(
-        self, params: dict[str, Any], space: dict[str, BaseDistribution], ctx: _Context, rng: Any
+        self,
+        params: dict[str, Any],
+        space: dict[str, BaseDistribution],
+        ctx: _Context,
+        rng: Any,
+        singles: dict[str, Any],
     ) -> dict[str, Any]:
         """Smallest perturbation of ``params`` that is not a visited configuration."""
         names = [n for n in space if not space[n].single()]
@@ -268,9 +319,10 @@ class TBAHybridSampler(TBASampler):
                         cand[n] = sequence_choice(options, rng)
                 else:
                     cand[n] = neighbour_value(dist, n, cand[n], scale, rng)
-            if not ctx.visited.contains_plan(cand):
-                ctx.notes.append("TPE proposed a visited configuration; moved to the nearest "
-                                 "unvisited one")
+            if not ctx.visited.contains_plan({**singles, **cand}):
+                ctx.notes.append(
+                    "TPE proposed a visited configuration; moved to the nearest unvisited one"
+                )
                 return cand
         ctx.notes.append("no unvisited configuration found near TPE's proposal: duplicate")
         return params
@@ -282,12 +334,13 @@ class TBAHybridSampler(TBASampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        self._check_single_objective(study)
         ctx = self._context(trial)
         if self._plan_of(trial) is not None or ctx is None:
             return self._follow_plan(study, trial, param_name, param_distribution)
-        view: Any = CrashAwareStudyView(study, self._view_cache)
+        view: Any = CrashAwareStudyView(study, self._view_cache, self._view_violations)
         value = self._tpe.sample_independent(view, trial, param_name, param_distribution)
-        rng = self._rng(trial.number, salt=2)
+        rng = _LazyRng(lambda: self._rng(trial.number, salt=2))
         dist = param_distribution
         if isinstance(dist, CategoricalDistribution):
             allowed = ctx.blacklist.allowed(param_name, dist, trial.params)
@@ -296,17 +349,37 @@ class TBAHybridSampler(TBASampler):
                 value = sequence_choice(allowed, rng)
         partial = dict(trial.params)
         partial[param_name] = value
-        if ctx.visited.completes_to_visited(partial):
-            for _ in range(50):
-                if isinstance(dist, CategoricalDistribution):
-                    alt = sequence_choice(list(dist.choices), rng)
-                else:
-                    alt = neighbour_value(dist, param_name, value, 0.05, rng)
-                partial[param_name] = alt
-                if not ctx.visited.completes_to_visited(partial):
-                    ctx.notes.append(f"moved {param_name} off a visited configuration")
-                    value = alt
-                    break
+        if ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
+            value = self._unvisited_value(trial, param_name, dist, value, partial, ctx, rng)
+        return value
+
+    def _unvisited_value(
+        self,
+        trial: FrozenTrial,
+        name: str,
+        dist: BaseDistribution,
+        value: Any,
+        partial: dict[str, Any],
+        ctx: _Context,
+        rng: Any,
+    ) -> Any:
+        """The value of ``name`` nearest to ``value`` that does not complete ``partial`` into
+        a visited configuration (``value`` itself if every value does)."""
+        if isinstance(dist, CategoricalDistribution):
+            allowed = ctx.blacklist.allowed(name, dist, partial)
+            options = [c for c in allowed if c != value]
+            order = [options[int(i)] for i in rng.permutation(len(options))]
+        else:
+            order = [
+                neighbour_value(dist, name, value, 0.03 * (1 + i // 3), rng) for i in range(60)
+            ]
+        for alt in order:
+            partial[name] = alt
+            if not ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
+                ctx.notes.append(f"moved {name} off a visited configuration")
+                return alt
+        partial[name] = value
+        ctx.notes.append(f"every value of {name} tried gives a visited configuration: duplicate")
         return value
 
     def after_trial(
@@ -321,6 +394,19 @@ class TBAHybridSampler(TBASampler):
             )
         self._tpe.after_trial(study, trial, state, values)
         super().after_trial(study, trial, state, values)
+
+
+class _LazyRng:
+    """Creates the numpy generator only if a repair actually needs random numbers."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._rng: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            self._rng = self._make()
+        return getattr(self._rng, name)
 
 
 _ = (math, threading)

@@ -43,6 +43,7 @@ class MoveConfig:
     p_repair: float = 0.25
     n_candidates: int = 6
     screening: bool = True
+    risk_threshold: float = 0.5
     max_attempts: int = 60
 
 
@@ -66,8 +67,10 @@ class Proposer:
         config: MoveConfig,
         rng: np.random.Generator,
         repairs: Mapping[int, int] | None = None,
+        unit_cache: Any = None,
     ) -> None:
         self.repairs = dict(repairs or {})
+        self._unit_cache = unit_cache
         self.space = dict(space)
         self.recs = [r for r in recs if r.outcome is not Outcome.RUNNING]
         self.blacklist = blacklist
@@ -77,11 +80,22 @@ class Proposer:
         self._cat = categorical_names(self.space)
         self._num = numerical_names(self.space)
         self._mask = categorical_mask(self.space)
-        self._points = (
-            np.array([unit_vector(r.params, self.space) for r in self.recs])
-            if self.recs
-            else np.zeros((0, len(self.space)))
-        )
+        self._points_cache: np.ndarray | None = None
+
+    @property
+    def _points(self) -> np.ndarray:
+        """Unit-cube coordinates of the finished trials (computed on first use, cached)."""
+        if self._points_cache is None:
+            rows = []
+            for r in self.recs:
+                vec = self._unit_cache.get(r.number) if self._unit_cache is not None else None
+                if vec is None:
+                    vec = unit_vector(r.params, self.space)
+                    if self._unit_cache is not None:
+                        self._unit_cache.put(r.number, vec)
+                rows.append(vec)
+            self._points_cache = np.array(rows) if rows else np.zeros((0, len(self.space)))
+        return self._points_cache
 
     # ------------------------------------------------------------------ public
     def propose(self, state: AnnealingState) -> Proposal:
@@ -92,16 +106,10 @@ class Proposer:
         u = self.rng.random()
         if u < self.cfg.p_explore:
             return self._first_new(lambda: self._space_filling(), "exploration: space-filling")
-        repair = self._repair_base(state)
-        if repair is not None and state.best is not None and self.rng.random() < self.cfg.p_repair:
-            best = state.best
-            prop = self._best_of(
-                lambda: self._towards(best, repair),
-                f"repair: between feasible trial {best.number} and infeasible high-value "
-                f"trial {repair.number}",
-            )
-            prop.repair_of = repair.number
-            return prop
+        if self.rng.random() < self.cfg.p_repair:
+            prop = self.repair()
+            if prop is not None:
+                return prop
         base = state.current
         if base is None:
             return self._first_new(lambda: self._space_filling(), "no base yet: space-filling")
@@ -122,7 +130,9 @@ class Proposer:
             assert isinstance(dist, CategoricalDistribution)
             allowed = self.blacklist.allowed(name, dist, plan)
             least = min(counts[name].get(repr(c), 0) for c in allowed)
-            plan[name] = sequence_choice([c for c in allowed if counts[name].get(repr(c), 0) == least], self.rng)
+            plan[name] = sequence_choice(
+                [c for c in allowed if counts[name].get(repr(c), 0) == least], self.rng
+            )
         best: Params | None = None
         best_d = -1.0
         for _ in range(24):
@@ -131,6 +141,8 @@ class Proposer:
                 if name not in cand:
                     cand[name] = random_value(dist, name, self.rng)
             d = self._min_distance(cand)
+            if math.isfinite(d):
+                d *= 1.0 - self._crash_risk(cand)
             if d > best_d:
                 best, best_d = cand, d
         assert best is not None
@@ -139,9 +151,13 @@ class Proposer:
     def _neighbour(self, base: Record, scale: float, struct: bool | None) -> Params:
         plan: Params = {}
         for name, dist in self.space.items():
-            plan[name] = base.params[name] if name in base.params else random_value(dist, name, self.rng)
+            plan[name] = (
+                base.params[name] if name in base.params else random_value(dist, name, self.rng)
+            )
         change_cat = bool(self._cat) and (
-            struct if struct is not None else (not self._num or self.rng.random() < self.cfg.p_struct)
+            struct
+            if struct is not None
+            else (not self._num or self.rng.random() < self.cfg.p_struct)
         )
         if change_cat:
             name = sequence_choice(self._cat, self.rng)
@@ -158,6 +174,85 @@ class Proposer:
             for idx in self.rng.choice(len(self._num), size=min(k, len(self._num)), replace=False):
                 n = self._num[int(idx)]
                 plan[n] = neighbour_value(self.space[n], n, plan[n], scale, self.rng)
+        return self._apply_blacklist(plan)
+
+    def repair(self) -> Proposal | None:
+        """A move meant to make a high-value infeasible trial feasible (None if there is no
+        such trial).
+
+        The target is the best-valued infeasible (not crashed) trial that beats the best
+        feasible value and has had fewer than 3 repair moves. When other trials share its
+        categorical values, a proximity-weighted linear fit of the signed constraint margin
+        on the numerical parameters gives a step to the predicted boundary (a secant step);
+        otherwise the move goes most of the way from the best feasible trial towards it.
+        """
+        feasible = [r for r in self.recs if r.outcome is Outcome.FEASIBLE and r.value is not None]
+        best = min(feasible, key=lambda r: r.value) if feasible else None  # type: ignore[arg-type,return-value]
+        target = self._repair_base(best)
+        if target is None:
+            return None
+        family = [
+            r
+            for r in self.recs
+            if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE)
+            and math.isfinite(r.margin)
+            and all(r.params.get(n) == target.params.get(n) for n in self._cat)
+        ]
+        names = [n for n in self._num if n in target.params]
+        if len(family) >= 2 and names:
+            make = lambda: self._secant(target, family, names)  # noqa: E731
+            how = f"secant step on the constraint margin from {len(family)} similar trials"
+        elif best is not None:
+            make = lambda: self._towards(best, target)  # noqa: E731
+            how = f"towards feasible trial {best.number}"
+        else:
+            make = lambda: self._neighbour(target, 0.1, struct=False)  # noqa: E731
+            how = "local move"
+        reason = f"repair of infeasible high-value trial {target.number}: {how}"
+        plans = [make() for _ in range(self.cfg.n_candidates)]
+        fresh = [p for p in plans if not self.visited.contains_plan(p)]
+        if not fresh:
+            # The numerical repair is exhausted (e.g. already at a bound): change one
+            # categorical value of the target instead.
+            fresh = [
+                p
+                for p in (
+                    self._neighbour(target, 0.1, struct=True) for _ in range(self.cfg.max_attempts)
+                )
+                if not self.visited.contains_plan(p)
+            ][:1]
+            reason = f"repair of infeasible high-value trial {target.number}: categorical change"
+        if not fresh:
+            return None
+        return Proposal(fresh[0], reason, repair_of=target.number)
+
+    def _secant(self, target: Record, family: Sequence[Record], names: Sequence[str]) -> Params:
+        X = np.array(
+            [
+                [to_unit(n, self.space[n], r.params[n]) if n in r.params else np.nan for n in names]
+                for r in family
+            ]
+        )
+        keep = ~np.isnan(X).any(axis=1)
+        X, y = X[keep], np.array([r.margin for r in family])[keep]
+        xt = np.array([to_unit(n, self.space[n], target.params[n]) for n in names])
+        plan = self._neighbour(target, 0.02, struct=False)
+        if len(X) < 2:
+            return plan
+        w = np.exp(-((np.linalg.norm(X - xt, axis=1) / 0.3) ** 2))
+        A = np.hstack([np.ones((len(X), 1)), X]) * np.sqrt(w)[:, None]
+        beta = np.linalg.solve(A.T @ A + 1e-3 * np.eye(A.shape[1]), A.T @ (y * np.sqrt(w)))
+        g = beta[1:]
+        if float(g @ g) < 1e-9:
+            return plan
+        mt = float(beta[0] + xt @ g)
+        step = -(mt + 0.1 * max(abs(mt), 0.1)) * g / float(g @ g)
+        norm = float(np.linalg.norm(step))
+        if norm > 0.5:
+            step *= 0.5 / norm
+        new = xt + step + self.rng.normal(0.0, 0.01, size=len(names))
+        for n, u in zip(names, new):
+            plan[n] = from_unit(n, self.space[n], float(u))
         return self._apply_blacklist(plan)
 
     def _towards(self, feasible: Record, infeasible: Record) -> Params:
@@ -198,12 +293,18 @@ class Proposer:
                 if len(cands) >= (self.cfg.n_candidates if self.cfg.screening else 1):
                     break
         if not cands:
-            return self._first_new(lambda: self._space_filling(), reason + "; neighbourhood exhausted, space-filling")
+            return self._first_new(
+                lambda: self._space_filling(), reason + "; neighbourhood exhausted, space-filling"
+            )
         if len(cands) == 1:
             return Proposal(cands[0], reason)
+        # Keep the first candidate (they are in random order) that the history does not
+        # predict to crash; if all look risky, the least risky one.
         risks = np.array([self._crash_risk(c) for c in cands])
-        i = int(self.rng.choice(np.flatnonzero(risks <= risks.min() + 1e-12)))
-        return Proposal(cands[i], reason + f"; screened {len(cands)} candidates (crash risk {risks[i]:.2f})")
+        safe = np.flatnonzero(risks < self.cfg.risk_threshold)
+        i = int(safe[0]) if len(safe) else int(np.argmin(risks))
+        note = "" if i == 0 else f"; skipped {i} candidate(s) predicted to crash"
+        return Proposal(cands[i], reason + note)
 
     def _first_new(self, make: Any, reason: str) -> Proposal:
         for _ in range(self.cfg.max_attempts):
@@ -216,9 +317,15 @@ class Proposer:
             )
             if not self.visited.contains_plan(plan):
                 return Proposal(plan, reason + "; random unvisited")
-        plan = {n: random_value(d, n, self.rng) for n, d in self.space.items()}
-        return Proposal(plan, "space exhausted: every configuration found was already evaluated; "
-                              "proposing a duplicate", duplicate=True)
+        plan = self._apply_blacklist(
+            {n: random_value(d, n, self.rng) for n, d in self.space.items()}
+        )
+        return Proposal(
+            plan,
+            "space exhausted: every configuration found was already evaluated; "
+            "proposing a duplicate",
+            duplicate=True,
+        )
 
     # ------------------------------------------------------------------ models
     def _crash_risk(self, plan: Params) -> float:
@@ -246,12 +353,21 @@ class Proposer:
                     counts[n][key] = counts[n].get(key, 0) + 1
         return counts
 
-    def _repair_base(self, state: AnnealingState) -> Record | None:
-        """The best-valued infeasible (not crashed) trial better than the best feasible."""
-        best_val = state.best.value if state.best is not None and state.best.value is not None else math.inf
+    def _repair_base(self, best: Record | None) -> Record | None:
+        """The best-valued infeasible (not crashed) trial that beats the best feasible value
+        and lies *just* outside the limits: its violation is at most the median violation of
+        the infeasible trials."""
+        best_val = best.value if best is not None and best.value is not None else math.inf
+        infeasible = [r for r in self.recs if r.outcome is Outcome.INFEASIBLE]
+        if not infeasible:
+            return None
+        typical = float(np.median([r.violation for r in infeasible]))
         cands = [
-            r for r in self.recs
-            if r.outcome is Outcome.INFEASIBLE and r.value is not None and r.value < best_val
+            r
+            for r in infeasible
+            if r.value is not None
+            and r.value < best_val
+            and r.violation <= typical
             and self.repairs.get(r.number, 0) < 3
         ]
         if not cands:

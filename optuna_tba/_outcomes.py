@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -122,13 +122,16 @@ def classify(trial: FrozenTrial) -> Outcome:
     return Outcome.RUNNING
 
 
-def violation_scales(trials: Iterable[FrozenTrial]) -> dict[str, float]:
+def violation_scales(
+    trials: Iterable[FrozenTrial], cons_of: Callable[[FrozenTrial], dict[str, float]] | None = None
+) -> dict[str, float]:
     """Per-key scale: median positive violation of that key (1.0 if never violated)."""
+    cons_of = cons_of or constraints_of
     positives: dict[str, list[float]] = {}
     for t in trials:
         if t.state != TrialState.COMPLETE:
             continue
-        for k, v in constraints_of(t).items():
+        for k, v in cons_of(t).items():
             lst = positives.setdefault(k, [])
             if v > 0 and math.isfinite(v):
                 lst.append(v)
@@ -156,6 +159,7 @@ class Record:
     value: float | None  # objective oriented so that smaller is better (None if absent)
     violation: float  # unit-free total violation; 0 when feasible; inf for a crash
     phase: str | None
+    margin: float = math.nan  # largest raw constraint value (signed); NaN when unknown
 
 
 def oriented_value(trial: FrozenTrial, direction: optuna.study.StudyDirection) -> float | None:
@@ -167,34 +171,105 @@ def oriented_value(trial: FrozenTrial, direction: optuna.study.StudyDirection) -
     return v if direction == optuna.study.StudyDirection.MINIMIZE else -v
 
 
+class TrialCache:
+    """Per-trial facts of *finished* trials (immutable once finished), computed once.
+
+    Keyed by storage, study and trial id; RUNNING trials are never cached.
+    """
+
+    def __init__(self) -> None:
+        self._cons: dict[tuple[int, int, int], dict[str, float]] = {}
+        self.keys: dict[tuple[int, int, int], Any] = {}
+        self.units: dict[tuple[int, int, int, int], Any] = {}
+        self.static: dict[tuple[int, int, int], Any] = {}
+        self.items: dict[Any, Any] = {}
+
+    def constraints(self, study_key: tuple[int, int], t: FrozenTrial) -> dict[str, float]:
+        if not t.state.is_finished():
+            return constraints_of(t)
+        key = (*study_key, t._trial_id)
+        hit = self._cons.get(key)
+        if hit is None:
+            hit = constraints_of(t)
+            self._cons[key] = hit
+        return hit
+
+
 def records(
-    trials: Sequence[FrozenTrial], direction: optuna.study.StudyDirection
+    trials: Sequence[FrozenTrial],
+    direction: optuna.study.StudyDirection,
+    cons_of: Callable[[FrozenTrial], dict[str, float]] | None = None,
+    static: dict[Any, Any] | None = None,
+    key_of: Callable[[FrozenTrial], Any] | None = None,
 ) -> list[Record]:
-    """Reduce trials (any state) to :class:`Record` objects, in trial-number order."""
-    scales = violation_scales(trials)
+    """Reduce trials (any state) to :class:`Record` objects, in trial-number order.
+
+    ``static`` (with ``key_of``) caches the scale-free part of finished trials.
+    """
+    cons_of = cons_of or constraints_of
+    scales = violation_scales(trials, cons_of)
     out = []
     for t in sorted(trials, key=lambda t: t.number):
-        outcome = classify(t)
-        if outcome == Outcome.INFEASIBLE:
-            viol = total_violation(constraints_of(t), scales)
-            if viol <= 0.0:
-                viol = 1e-9
-        elif outcome == Outcome.PRUNED:
-            cons = constraints_of(t)
-            viol = max(total_violation(cons, scales), 1.0)
-        elif outcome in (Outcome.CRASH, Outcome.TRANSIENT):
-            viol = math.inf
-        else:
-            viol = 0.0
-        phase = t.system_attrs.get("tba:phase")
-        out.append(
-            Record(
-                number=t.number,
-                params=dict(t.params),
-                outcome=outcome,
-                value=oriented_value(t, direction) if t.state == TrialState.COMPLETE else None,
-                violation=viol,
-                phase=phase if isinstance(phase, str) else None,
-            )
+        key = (
+            key_of(t)
+            if (static is not None and key_of is not None and t.state.is_finished())
+            else None
         )
+        base = static.get(key) if static is not None and key is not None else None
+        if base is None:
+            base = _static_record(t, direction, cons_of)
+            if static is not None and key is not None:
+                static[key] = base
+        outcome, cons = base.outcome, base.cons
+        if outcome is Outcome.INFEASIBLE:
+            viol = max(total_violation(cons, scales), 1e-9)
+        elif outcome is Outcome.PRUNED:
+            viol = max(total_violation(cons, scales), 1.0)
+        else:
+            out.append(base.record)
+            continue
+        out.append(dataclasses.replace(base.record, violation=viol))
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Static:
+    outcome: Outcome
+    cons: dict[str, float]
+    record: Record
+
+
+def _static_record(
+    t: FrozenTrial,
+    direction: optuna.study.StudyDirection,
+    cons_of: Callable[[FrozenTrial], dict[str, float]],
+) -> _Static:
+    state = t.state
+    cons = cons_of(t) if state in (TrialState.COMPLETE, TrialState.PRUNED) else {}
+    if state == TrialState.COMPLETE:
+        outcome = (
+            Outcome.INFEASIBLE if any(not (v <= 0.0) for v in cons.values()) else Outcome.FEASIBLE
+        )
+    elif state == TrialState.PRUNED:
+        outcome = Outcome.PRUNED
+    elif state == TrialState.FAIL:
+        outcome = Outcome.TRANSIENT if t.user_attrs.get(TRANSIENT_ATTR) else Outcome.CRASH
+    else:
+        outcome = Outcome.RUNNING
+    viol = math.inf if outcome in (Outcome.CRASH, Outcome.TRANSIENT) else 0.0
+    phase = t.system_attrs.get("tba:phase")
+    margin = (
+        max(cons.values())
+        if cons and outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE)
+        else math.nan
+    )
+    rec = Record(
+        number=t.number,
+        params=t.params,
+        outcome=outcome,
+        value=oriented_value(t, direction) if state == TrialState.COMPLETE else None,
+        violation=viol,
+        phase=phase if isinstance(phase, str) else None,
+        margin=margin,
+    )
+    return _Static(outcome, cons, rec)

@@ -35,15 +35,25 @@ def union_space(trials: Iterable[FrozenTrial]) -> dict[str, BaseDistribution]:
 
 @functools.lru_cache(maxsize=4096)
 def _transform(name: str, dist: BaseDistribution) -> _SearchSpaceTransform:
-    return _SearchSpaceTransform({name: dist}, transform_log=True, transform_step=True,
-                                 transform_0_1=True)
+    return _SearchSpaceTransform(
+        {name: dist}, transform_log=True, transform_step=True, transform_0_1=True
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _bounds(dist: BaseDistribution) -> tuple[float, float, bool]:
+    """Optuna's transformed bounds (log applied, half a step added on each side)."""
+    raw = _SearchSpaceTransform({"x": dist}, transform_log=True, transform_step=True).bounds[0]
+    return float(raw[0]), float(raw[1]), bool(getattr(dist, "log", False))
 
 
 def to_unit(name: str, dist: BaseDistribution, value: Any) -> float:
-    """Position of a numerical value in ``[0, 1]`` (log-aware)."""
+    """Position of a numerical value in ``[0, 1]`` (log-aware), as Optuna's transform."""
     if dist.single():
         return 0.5
-    return float(_transform(name, dist).transform({name: value})[0])
+    lo, hi, log = _bounds(dist)
+    x = math.log(value) if log else float(value)
+    return (x - lo) / (hi - lo)
 
 
 def from_unit(name: str, dist: BaseDistribution, u: float) -> Any:
@@ -119,31 +129,41 @@ class VisitedSet:
         for c in configs:
             self.add(c)
 
-    def add(self, params: Mapping[str, Any]) -> None:
+    def add(
+        self, params: Mapping[str, Any], key: tuple[tuple[str, str], ...] | None = None
+    ) -> None:
         if not params:
             return
-        names = tuple(sorted(params))
-        self._by_names.setdefault(names, set()).add(config_key(params))
+        key = key if key is not None else config_key(params)
+        names = tuple(k for k, _ in key)
+        self._by_names.setdefault(names, set()).add(key)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_names.values())
 
     def contains_plan(self, plan: Mapping[str, Any]) -> bool:
         for names, keys in self._by_names.items():
-            if all(n in plan for n in names):
-                if config_key({n: plan[n] for n in names}) in keys:
+            if all(n in plan for n in names) and config_key({n: plan[n] for n in names}) in keys:
+                return True
+        return False
+
+    def completes_to_visited(
+        self, partial: Mapping[str, Any], singles: Mapping[str, Any] | None = None
+    ) -> bool:
+        """True when ``partial`` (params suggested so far), completed with the values of
+        single-valued parameters (which never reach a sampler), equals a visited config."""
+        singles = singles or {}
+        have = set(partial)
+        for names, keys in self._by_names.items():
+            extra = set(names) - have
+            if have <= set(names) and extra <= singles.keys():
+                full = {n: partial[n] if n in partial else singles[n] for n in names}
+                if config_key(full) in keys:
                     return True
         return False
 
-    def completes_to_visited(self, partial: Mapping[str, Any]) -> bool:
-        """True when ``partial`` (params suggested so far) exactly equals a visited config."""
-        names = tuple(sorted(partial))
-        return config_key(partial) in self._by_names.get(names, set())
 
-
-def unit_vector(
-    params: Mapping[str, Any], space: Mapping[str, BaseDistribution]
-) -> np.ndarray:
+def unit_vector(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> np.ndarray:
     """Numerical params in unit coordinates (NaN where absent); categoricals as index/len."""
     out = np.full(len(space), np.nan)
     for i, (name, dist) in enumerate(space.items()):
@@ -160,9 +180,7 @@ def unit_vector(
     return out
 
 
-def distances(
-    x: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray
-) -> np.ndarray:
+def distances(x: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray) -> np.ndarray:
     """Normalised distance from ``x`` to each row of ``others`` (missing params count 0.5)."""
     if others.size == 0:
         return np.zeros(0)
@@ -172,19 +190,33 @@ def distances(
     return np.sqrt(np.mean(diff**2, axis=1)) if diff.shape[1] else np.zeros(len(others))
 
 
+def single_values(space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+    """Parameters whose distribution has one value (Optuna never asks a sampler for them)."""
+    out: dict[str, Any] = {}
+    for name, dist in space.items():
+        if dist.single():
+            if isinstance(dist, CategoricalDistribution):
+                out[name] = dist.choices[0]
+            else:
+                out[name] = dist.low  # type: ignore[attr-defined]
+    return out
+
+
 def categorical_names(space: Mapping[str, BaseDistribution]) -> list[str]:
-    return [n for n, d in space.items() if isinstance(d, CategoricalDistribution)
-            and len(d.choices) > 1]
+    return [
+        n for n, d in space.items() if isinstance(d, CategoricalDistribution) and len(d.choices) > 1
+    ]
 
 
 def numerical_names(space: Mapping[str, BaseDistribution]) -> list[str]:
-    return [n for n, d in space.items() if not isinstance(d, CategoricalDistribution)
-            and not d.single()]
+    return [
+        n for n, d in space.items() if not isinstance(d, CategoricalDistribution) and not d.single()
+    ]
 
 
 def categorical_mask(space: Mapping[str, BaseDistribution]) -> np.ndarray:
     return np.array([isinstance(d, CategoricalDistribution) for d in space.values()], dtype=bool)
 
 
-def sequence_choice(seq: Sequence[Any], rng: np.random.Generator) -> Any:
+def sequence_choice(seq: Sequence[Any], rng: Any) -> Any:
     return seq[int(rng.integers(len(seq)))]

@@ -29,6 +29,9 @@ class TBASampler(_PlanningSampler):
             both kinds). Default 0.35.
         p_explore: Probability of a space-filling exploration trial instead of a move.
             Default 0.1.
+        p_repair: Probability of a repair move when an infeasible trial beats the best
+            feasible value (both phases of the hybrid). Repairs step towards the constraint
+            boundary using the signed constraint margins of similar trials. Default 0.25.
         screening: Screen several candidate moves with a kernel estimate of crash risk from
             the history and keep the safest. Default True.
         blacklist_threshold: Blamed crashes after which a categorical value or pair is
@@ -64,19 +67,25 @@ class TBASampler(_PlanningSampler):
         reheat_after: int = 6,
         p_struct: float = 0.35,
         p_explore: float = 0.1,
+        p_repair: float = 0.25,
         screening: bool = True,
         blacklist_threshold: int = 3,
         blacklist_cooldown: int = 8,
         reevaluation: float = 0.0,
     ) -> None:
-        super().__init__(seed=seed, blacklist_threshold=blacklist_threshold,
-                         blacklist_cooldown=blacklist_cooldown, reevaluation=reevaluation)
+        super().__init__(
+            seed=seed,
+            blacklist_threshold=blacklist_threshold,
+            blacklist_cooldown=blacklist_cooldown,
+            reevaluation=reevaluation,
+        )
         validate_int("n_startup_trials", n_startup_trials, 0)
         validate_float("initial_temperature", initial_temperature, 1e-6, 10.0)
         validate_float("cooling", cooling, 1e-6, 0.999999)
         validate_int("reheat_after", reheat_after, 1)
         validate_float("p_struct", p_struct, 0.0, 1.0)
         validate_float("p_explore", p_explore, 0.0, 1.0)
+        validate_float("p_repair", p_repair, 0.0, 1.0)
         if not isinstance(screening, bool):
             raise ValueError(f"screening must be a bool, got {screening!r}")
         self._schedule = AnnealingSchedule(
@@ -86,8 +95,11 @@ class TBASampler(_PlanningSampler):
             reheat_after=int(reheat_after),
         )
         self._moves = MoveConfig(
-            n_startup_trials=int(n_startup_trials), p_struct=float(p_struct),
-            p_explore=float(p_explore), screening=screening,
+            n_startup_trials=int(n_startup_trials),
+            p_struct=float(p_struct),
+            p_explore=float(p_explore),
+            p_repair=float(p_repair),
+            screening=screening,
         )
 
     def _phase1(self, trial: FrozenTrial, hist: History, phase: str = "phase1") -> Decision:
@@ -97,8 +109,16 @@ class TBASampler(_PlanningSampler):
             return reeval
         state = replay(hist.finished, self._schedule)
         blacklist = self._blacklist(hist, trial.number)
-        proposal = Proposer(hist.space, hist.records, blacklist, hist.visited, self._moves,
-                            self._rng(trial.number), hist.repairs()).propose(state)
+        proposal = Proposer(
+            hist.space,
+            hist.records,
+            blacklist,
+            hist.visited,
+            self._moves,
+            self._rng(trial.number),
+            hist.repairs(),
+            hist.unit_cache,
+        ).propose(state)
         reason = proposal.reason
         if blacklist:
             reason += f"; avoiding {blacklist.describe()}"

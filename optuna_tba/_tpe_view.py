@@ -28,9 +28,15 @@ def _measured_violation(t: FrozenTrial) -> float:
 class CrashAwareStudyView:
     """Wraps ``study``; overrides ``_get_trials`` only. Converted trials are cached."""
 
-    def __init__(self, study: Study, cache: dict[tuple[int, int], tuple[float, FrozenTrial]]):
+    def __init__(
+        self,
+        study: Study,
+        cache: dict[tuple[int, int], tuple[float, FrozenTrial]],
+        violations: dict[tuple[int, int], float],
+    ):
         self._study = study
         self._cache = cache
+        self._violations = violations
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
@@ -43,12 +49,15 @@ class CrashAwareStudyView:
     ) -> list[FrozenTrial]:
         trials = self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache)
         crash_level = 1.0
+        study_id = getattr(self._study, "_study_id", 0)
         for t in trials:
             if t.state == TrialState.COMPLETE:
-                v = _measured_violation(t)
+                key = (study_id, t._trial_id)
+                v = self._violations.get(key)
+                if v is None:
+                    v = self._violations[key] = _measured_violation(t)
                 if v > 0 and v != float("inf"):
                     crash_level = max(crash_level, 2.0 * v + 1.0)
-        study_id = getattr(self._study, "_study_id", 0)
         out = []
         for t in trials:
             if t.state == TrialState.FAIL:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from optuna.storages.journal import JournalFileBackend
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -88,7 +89,7 @@ def test_multi_worker_journal(tmp_path: Path) -> None:
     out = _run("multi_worker_journal.py", "--workers", "2", "--trials-per-worker", "6",
                "--journal", str(journal))
     assert _count(r"trials: (\d+)", out) == 12
-    backend = optuna.storages.journal.JournalFileBackend(str(journal))
+    backend = JournalFileBackend(str(journal))
     storage = optuna.storages.JournalStorage(backend)
     study = optuna.load_study(study_name="multi-worker-journal", storage=storage)
     assert len(study.trials) == 12
@@ -114,9 +115,17 @@ def test_multi_worker_postgres() -> None:
 
 
 def test_replay_compare(tmp_path: Path) -> None:
-    out = _run("replay_compare.py", "--seeds", "2", "--budget", "8", "--out", str(tmp_path))
-    assert "regret" in out.lower()
-    assert any(tmp_path.iterdir()), "the comparison should write its results"
+    pytest.importorskip("optuna_tba")
+    out = _run("replay_compare.py", "--seeds", "2", "--budget", "8", "--out", str(tmp_path),
+               "--samplers", "random,tba_hybrid")
+    assert re.search(r"problem: \S+  runs: 4 new, 0 resumed", out), out
+    assert "median regret" in out
+    for name in ("runs.jsonl", "summary.md", "summary.json"):
+        assert (tmp_path / name).is_file(), f"the comparison should write {name}"
+    # rerunning resumes instead of recomputing
+    again = _run("replay_compare.py", "--seeds", "2", "--budget", "8", "--out", str(tmp_path),
+                 "--samplers", "random,tba_hybrid")
+    assert "runs: 0 new, 4 resumed" in again
 
 
 @pytest.mark.torch
@@ -126,4 +135,4 @@ def test_deploy_live(tmp_path: Path) -> None:
     pytest.importorskip("torchvision")
     out = _run("deploy_live.py", "--budget", "2", "--passes", "5", "--models", "resnet18",
                "--storage", f"sqlite:///{tmp_path / 'live.db'}", cwd=tmp_path, timeout=900)
-    assert "trials" in out
+    assert "trials: 2" in out

@@ -24,6 +24,7 @@ The file is also the worker program: ``python test_postgres_workers.py worker ..
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -131,6 +132,54 @@ def _param_key(trial: FrozenTrial) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in trial.params.items()))
 
 
+def _late_phase1(trials: list[FrozenTrial]) -> list[int]:
+    """Trials that started in phase 1 after some phase-2 trial had finished."""
+    finished_phase2 = [t.datetime_complete for t in trials if _is_phase2(t) and t.datetime_complete]
+    if not finished_phase2:
+        return []
+    first_phase2_finish = min(finished_phase2)
+    return [
+        t.number for t in trials
+        if not _is_phase2(t) and t.datetime_start is not None
+        and t.datetime_start > first_phase2_finish
+    ]
+
+
+def _duplicate_pairs(
+    trials: list[FrozenTrial], killed_number: int | None
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Unexplained pairs of COMPLETE/FAIL trials with equal parameters: (sequential, concurrent).
+
+    Explained: a retry of a stale trial, an intentional re-evaluation, a transient failure,
+    the killed trial. Sequential: one had finished before the other started.
+    """
+    groups: dict[tuple[tuple[str, str], ...], list[FrozenTrial]] = defaultdict(list)
+    for t in trials:
+        if t.state in (TrialState.COMPLETE, TrialState.FAIL):
+            groups[_param_key(t)].append(t)
+    sequential: list[tuple[int, int]] = []
+    concurrent: list[tuple[int, int]] = []
+    for group in groups.values():
+        unexplained = [
+            t for t in group
+            if _retried_from(t) is None
+            and REEVALUATION_KEY not in t.system_attrs
+            and not t.user_attrs.get(TRANSIENT_ATTR)
+            and t.number != killed_number
+        ]
+        for i, a in enumerate(unexplained):
+            for b in unexplained[i + 1:]:
+                assert a.datetime_start and b.datetime_start
+                first, second = (a, b) if a.datetime_start <= b.datetime_start else (b, a)
+                assert first.datetime_complete is not None and second.datetime_start is not None
+                pair = (first.number, second.number)
+                if first.datetime_complete <= second.datetime_start:
+                    sequential.append(pair)
+                else:
+                    concurrent.append(pair)
+    return sequential, concurrent
+
+
 def _is_phase2(trial: FrozenTrial) -> bool:
     return str(trial.user_attrs.get(PHASE_ATTR)) == PHASE2_LABEL
 
@@ -179,6 +228,7 @@ def _run_and_check(url: str, study_name: str, tmp_path: Path) -> None:
     storage = _storage(url)
     study = optuna.load_study(study_name=study_name, storage=storage)
     killed = next(t for t in study.get_trials(deepcopy=False) if t.number == killed_number)
+    swept_by = "survivors" if killed.state == TrialState.FAIL else "replacement worker"
     if killed.state == TrialState.RUNNING:
         # The survivors finished before the grace period ran out. A replacement worker,
         # as a supervisor would start, sweeps the stale trial when it starts its trial.
@@ -215,35 +265,58 @@ def _run_and_check(url: str, study_name: str, tmp_path: Path) -> None:
     # MaxTrialsCallback stops each worker after its current trial: small overshoot allowed.
     assert BUDGET <= n_finished <= BUDGET + N_WORKERS
 
-    # No deterministic duplicate: equal parameters only for a retry or after a transient failure.
-    groups: dict[tuple[tuple[str, str], ...], list[FrozenTrial]] = defaultdict(list)
-    for t in trials:
-        if t.state in (TrialState.COMPLETE, TrialState.FAIL):
-            groups[_param_key(t)].append(t)
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        explained = {
-            t.number for t in group
-            if _retried_from(t) is not None
-            or REEVALUATION_KEY in t.system_attrs
-            or t.user_attrs.get(TRANSIENT_ATTR)
-            or t.number == killed_number
-        }
-        unexplained = [t.number for t in group if t.number not in explained]
-        assert len(unexplained) <= 1, f"duplicate configuration in trials {unexplained}"
-
     # Phases: every trial has one; one sticky handoff as defined in the module docstring.
     assert all(PHASE_ATTR in t.user_attrs for t in trials)
     phase2 = [t for t in trials if _is_phase2(t)]
     assert phase2, f"no phase-2 trial in {len(trials)} trials"
-    first_phase2_finish = min(t.datetime_complete for t in phase2 if t.datetime_complete)
-    late_phase1 = [
-        t.number for t in trials
-        if not _is_phase2(t) and t.datetime_start is not None
-        and t.datetime_start > first_phase2_finish
-    ]
+    late_phase1 = _late_phase1(trials)
     assert not late_phase1, f"trials {late_phase1} started in phase 1 after the handoff"
+
+    # No deterministic duplicate: equal parameters only for a retry of the killed trial, after
+    # a transient failure, or for an intentional re-evaluation. Pairs are split into
+    # sequential ones (one had finished before the other started: the second sampler read
+    # it as a finished trial) and concurrent ones (both in flight: the sampler must see the
+    # other trial's in-flight parameters), so that a failure says which guarantee broke.
+    sequential, concurrent = _duplicate_pairs(trials, killed_number)
+    assert not sequential, f"a finished configuration was proposed again: trials {sequential}"
+    assert not concurrent, f"an in-flight configuration was proposed again: trials {concurrent}"
+
+    print(f"{len(trials)} trials, killed trial {killed_number} swept by the {swept_by}, "
+          f"{len(phase2)} phase-2 trials, {n_finished} finished")
+
+
+# --- the invariant checks themselves (no server needed) --------------------------------------
+
+def _trial(number: int, start: float, end: float, phase: str, x: int,
+           system_attrs: dict[str, Any] | None = None) -> FrozenTrial:
+    t0 = datetime.datetime(2026, 1, 1)
+    return FrozenTrial(
+        number=number, trial_id=number, state=TrialState.COMPLETE, value=float(x),
+        values=None,
+        datetime_start=t0 + datetime.timedelta(seconds=start),
+        datetime_complete=t0 + datetime.timedelta(seconds=end),
+        params={"x": x}, distributions={"x": optuna.distributions.IntDistribution(0, 100)},
+        user_attrs={PHASE_ATTR: phase}, system_attrs=system_attrs or {},
+        intermediate_values={},
+    )
+
+
+def test_phase_check_allows_overlap_but_not_a_late_phase1_start() -> None:
+    # trial 2 read the history before trial 1 finished: allowed although numbered later
+    ok = [_trial(0, 0, 1, "phase1", 0), _trial(1, 1, 3, "phase2", 1),
+          _trial(2, 2, 4, "phase1", 2), _trial(3, 3.5, 5, "phase2", 3)]
+    assert _late_phase1(ok) == []
+    bad = [*ok, _trial(4, 5.5, 6, "phase1", 4)]  # started after trial 1 finished
+    assert _late_phase1(bad) == [4]
+
+
+def test_duplicate_check_splits_sequential_and_concurrent() -> None:
+    trials = [_trial(0, 0, 1, "phase1", 7), _trial(1, 2, 3, "phase1", 7),   # sequential
+              _trial(2, 4, 6, "phase2", 9), _trial(3, 5, 7, "phase2", 9),   # concurrent
+              _trial(4, 8, 9, "phase2", 11),
+              _trial(5, 10, 11, "phase2", 11, {REEVALUATION_KEY: 4})]       # re-evaluation
+    assert _duplicate_pairs(trials, killed_number=None) == ([(0, 1)], [(2, 3)])
+    assert _duplicate_pairs(trials, killed_number=1) == ([], [(2, 3)])
 
 
 if __name__ == "__main__" and len(sys.argv) == 8 and sys.argv[1] == "worker":

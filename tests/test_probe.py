@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -210,7 +211,7 @@ def test_run_probe_resumes_and_labels_cold_warm(tmp_path: Path) -> None:
     assert len(second.calls) == 12 - 7 and len(records) == 12
     assert {(r["config_key"], r["repeat"]) for r in records} == {
         (s.candidate.config.key(), k) for s in sel for k in range(4)}
-    for prev, rec in zip(records, records[1:]):
+    for prev, rec in itertools.pairwise(records):
         expected = "warm" if rec["previous_config"] == rec["config_key"] else "cold"
         assert rec["start"] == expected
         if rec is not records[7]:  # the first record after the resume has no predecessor
@@ -218,6 +219,10 @@ def test_run_probe_resumes_and_labels_cold_warm(tmp_path: Path) -> None:
     assert records[7]["previous_config"] is None
     crashes = [r for r in records if r["result"]["status"] == "crash"]
     assert len(crashes) == 2 and "boom" in crashes[0]["result"]["crash_message"]
+    again = probe.candidates_from_probe_log(log)
+    assert sum(c.n_observations for c in again) == 12 - len(crashes)
+    for c in again:
+        assert 16.5 + c.config.batch_size <= c.p95_ms <= 19.5 + c.config.batch_size
     with pytest.raises(probe.ProbeLogError, match="cap_ms"):
         probe.run_probe(sel, settings, repeats=4, log_path=log, profile_fn=second, cap_ms=25.0,
                         progress=False)
@@ -289,3 +294,53 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["probe", *extra, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("deploybench: error:") and message in err and "\n" not in err
+
+
+def test_suggest_cap_and_cli_scout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploybench.commands import probe as command
+    from deploybench.probe._scout import suggest_cap
+
+    cands = [Candidate(_cfg(bs), p, "s") for bs, p in
+             [(1, 5.0), (2, 18.0), (3, 19.0), (4, 20.0), (5, 21.0), (6, 60.0)]]
+    cap = suggest_cap(cands)
+    assert cap in (19.0, 20.0)  # 18..21 are all within 10 % of 19 or 20 ms
+    zones = [probe.assign_zone(c.p95_ms / cap) for c in cands]
+    assert zones.count("gray") == 4 and zones[0] == "deep_feasible"
+    with pytest.raises(ValueError):
+        suggest_cap([])
+
+    fake = FakeProfiler()
+    monkeypatch.setattr(command, "_load_profiler", lambda spec: fake)
+    configs = tmp_path / "c.json"
+    configs.write_text(json.dumps([_cfg(bs).to_dict() for bs in (1, 2, 3)]))
+    out = tmp_path / "out"
+    argv = ["probe", "--configs", str(configs), "--scout", "--cap-ms", "auto", "--repeats",
+            "2", "--zone-sizes", "gray=3", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    scouted = [json.loads(x) for x in (out / "scout.jsonl").read_text().splitlines()]
+    assert len(scouted) == 3 and [d["latency_p95_ms"] is None for d in scouted] == [
+        False, False, True], "the third scout run raised: logged, then dropped"
+    n_selected = len(json.loads((out / "selection.json").read_text()))
+    assert n_selected == 2 and len(fake.calls) == 3 + 2 * n_selected
+    assert main(argv) == 0 and len(fake.calls) == 3 + 2 * n_selected, "scout and probe resume"
+    assert main(["probe", "--configs", str(configs), "--cap-ms", "auto", "--out",
+                 str(out)]) == 2  # auto without --scout is a user error
+
+
+def test_candidates_from_table(tmp_path: Path) -> None:
+    tables = pytest.importorskip("deploybench.tables")
+    from deploybench.tables._space import Grid
+
+    grid = Grid(models=("mobilenet_v2",), backends=("onnxruntime",), precisions=("fp32",),
+                batch_sizes=(1, 2, 4), threads=(1,))
+    rows = []
+    for bs, p95s in [(1, [10.0, 14.0, 12.0]), (2, [20.0, None, 22.0]), (4, [None])]:
+        for rep, p95 in enumerate(p95s):
+            res = (ProfileResult(_cfg(bs), "ok", latency_p95_ms=p95) if p95 is not None
+                   else ProfileResult(_cfg(bs), "crash", crash_kind="oom"))
+            rows.append((res, rep, None))
+    path = tmp_path / "t.jsonl.gz"
+    tables.save_table(tables.build_table(grid, rows, {}, {}), path)
+    cands = probe.candidates_from_table(path)
+    assert [(c.config.batch_size, c.p95_ms, c.n_observations) for c in cands] == [
+        (1, 12.0, 3), (2, 21.0, 2)]  # medians of the ok repeats; bs4 never ran

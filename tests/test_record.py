@@ -19,6 +19,7 @@ from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSet
 from deploybench.tables import (
     Grid,
     ReplayCrash,
+    TableFormatError,
     TableObjective,
     compact,
     export_table,
@@ -27,6 +28,7 @@ from deploybench.tables import (
     prepare_study,
     read_recording,
     record,
+    run_worker,
     run_workers,
     sweep_order,
 )
@@ -59,7 +61,13 @@ def test_sweep_order_is_repeat_major() -> None:
     configs = SMALL_GRID.configs()
     order = sweep_order(configs, 3)
     assert [r for _, r in order] == [0] * 6 + [1] * 6 + [2] * 6
-    assert [c for c, _ in order[:6]] == configs
+    # The same permutation of the grid within each repeat, deterministic for the seed.
+    assert sorted(c.key() for c, _ in order[:6]) == sorted(c.key() for c in configs)
+    assert [c for c, _ in order[:6]] == [c for c, _ in order[6:12]]
+    assert order == sweep_order(configs, 3)
+    assert [c for c, _ in sweep_order(configs, 1, order_seed=None)] == configs
+    big = Grid().configs()
+    assert [c for c, _ in sweep_order(big, 1)] != big
     done = {(configs[0].key(), 0), (configs[3].key(), 1)}
     rest = sweep_order(configs, 3, done)
     assert len(rest) == 16
@@ -111,6 +119,24 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None
     # A third run has nothing left to do and adds no rows.
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and len(rows_of(out)) == 12
+
+
+def test_torn_header_starts_afresh_and_foreign_recording_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(b'{"format": "deploybench-rec')
+    contents = record(out, SMALL_GRID, ProfileSettings(passes=5), 1, fake_profile,
+                      progress=False)
+    assert len(contents.rows) == 6 and len(read_recording(out).rows) == 6
+    foreign = tmp_path / "f.jsonl"
+    foreign.write_text('{"format": "other", "schema_version": 1}\n')
+    with pytest.raises(TableFormatError, match="not a deploybench-recording"):
+        record(foreign, SMALL_GRID, ProfileSettings(passes=5), 1, fake_profile, progress=False)
+    corrupt = tmp_path / "c.jsonl"
+    lines = out.read_text().splitlines()
+    lines[3] = "garbage"
+    corrupt.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TableFormatError, match="line 4 is corrupt"):
+        read_recording(corrupt)
 
 
 def test_crashing_profiler_is_data_not_abort(tmp_path: Path) -> None:
@@ -220,6 +246,10 @@ def _distributed_roundtrip(storage: str, study_name: str, tmp_path: Path, worker
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in measured)
     pairs = {(t.user_attrs["config_key"], t.user_attrs["repeat"]) for t in measured}
     assert len(pairs) == 12
+    # A late worker finds the queue empty and creates no trial.
+    assert run_worker(storage, study_name, FAKE) == 0
+    assert len(optuna.load_study(study_name=study_name,
+                                 storage=open_storage(storage)).trials) == len(study.trials)
     table = export_table(storage, study_name)
     assert len(table.records) == 6
     assert all(sorted(r.repeat for r in rec.repeats) == [0, 1] for rec in table.records.values())
@@ -247,3 +277,14 @@ def test_distributed_postgres(tmp_path: Path) -> None:
         _distributed_roundtrip(url, name, tmp_path, workers=3)
     finally:
         optuna.delete_study(study_name=name, storage=url)
+
+
+def test_settings_comparison_tolerates_new_default_fields() -> None:
+    from deploybench.tables._recording import same_settings
+
+    now = ProfileSettings(passes=50).to_dict()
+    older = {k: v for k, v in now.items() if k != "seed"}  # a field the profiler added later
+    assert same_settings(older, now)
+    assert not same_settings(older, ProfileSettings(passes=50, seed=3).to_dict())
+    assert not same_settings(now, ProfileSettings(passes=51).to_dict())
+    assert not same_settings(None, now)

@@ -163,10 +163,11 @@ def test_replay_reports_constraints_and_value() -> None:
     drawn = t.user_attrs["replay_repeat"]
     p95 = {0: 10, 1: 12, 2: 11}[drawn]
     assert t.constraints["latency_p95_ms"] == pytest.approx(p95 / 20 - 1)
-    assert t.constraints["peak_memory_mb"] == pytest.approx(100 / 512 - 1)
+    assert t.constraints["memory_peak_mb"] == pytest.approx(100 / 512 - 1)
+    assert t.user_attrs["feasible"] is True
     assert t.system_attrs[LEGACY_KEY] == pytest.approx([p95 / 20 - 1, 100 / 512 - 1])
     assert obj.direction == "maximize"
-    assert obj.constraint_keys == ("latency_p95_ms", "peak_memory_mb")
+    assert obj.constraint_keys == ("latency_p95_ms", "memory_peak_mb")
 
 
 def test_replay_throughput_scenario_value() -> None:
@@ -205,6 +206,7 @@ def test_aborted_repeat_is_complete_and_infeasible() -> None:
     t = study.trials[0]
     assert t.state == optuna.trial.TrialState.COMPLETE
     assert t.user_attrs["aborted_early"] is True
+    assert t.user_attrs["feasible"] is False
     assert t.constraints["latency_p99_ms"] == pytest.approx(700 / 100 - 1)
     assert t.value == pytest.approx(1000 * 1 / 700)
 
@@ -321,3 +323,37 @@ def test_grid_threads_only_for_threaded_backends() -> None:
     assert len(configs) == 6 * 3 * 6 * 5
     assert all((c.threads is None) == (c.backend == "torch_compile") for c in configs)
     assert len({c.key() for c in configs}) == len(configs)
+
+
+def test_replay_problem_through_a_problem_registry(tmp_path: Path) -> None:
+    from deploybench.problems._registry import ProblemRegistry
+
+    path = save_table(hand_table(), tmp_path / "t.jsonl.gz")
+    registry = ProblemRegistry()
+    registry.register("replay:", replay_problem)
+    prob = registry.get(f"replay:{path}:edge_tight", seed=5)
+    assert isinstance(prob, TableObjective)
+    assert prob.seed == 5 and prob.oracle() == pytest.approx(0.72)
+
+
+def test_shipped_cpu_table_loads_and_replays() -> None:
+    from deploybench.tables import shipped_tables
+
+    tables = shipped_tables()
+    if "cpu-2core" not in tables:
+        pytest.skip("deploybench/data/cpu-2core.jsonl.gz has not been compacted yet")
+    table = load_table(tables["cpu-2core"])
+    assert "shared 2-core machine" in table.provenance["note"]
+    assert table.settings["passes"] == 50
+    assert len(table.grid.configs()) == 540
+    assert table.records and all(rec.repeats for rec in table.records.values())
+    obj = TableObjective("cpu-2core", "cpu_edge", seed=0)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(obj, n_trials=60, catch=(ReplayCrash,))
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+               for t in study.trials)
+    # A configuration that is in the table replays without "not_recorded".
+    key = next(iter(table.records))
+    replayed = run_study(obj, [table.records[key].config] * 3)
+    assert all(t.user_attrs.get("crash_kind") != "not_recorded" for t in replayed.trials)
+    assert all("replay_repeat" in t.user_attrs for t in replayed.trials)

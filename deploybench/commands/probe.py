@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import math
@@ -35,10 +36,18 @@ def register(subparsers: Any) -> None:
     src.add_argument("--study", help="study name (needs --storage)")
     src.add_argument("--table", help="recorded table (*.jsonl.gz) from 'deploybench record'")
     src.add_argument("--configs", help='JSON list of {"config": {...}, "latency_p95_ms": x}')
+    src.add_argument("--from-probe", metavar="REPEATS_JSONL",
+                     help="an earlier probe's repeats.jsonl (median p95 per config), to "
+                          "re-probe the same configurations around another cap")
     p.add_argument("--storage", help="Optuna storage URL of --study")
     p.add_argument("--p95-attr", default="latency_p95_ms",
                    help="user attribute holding the p95 in study trials (default %(default)s)")
-    p.add_argument("--cap-ms", type=float, required=True, help="p95 latency cap in ms")
+    p.add_argument("--cap-ms", required=True,
+                   help="p95 latency cap in ms, or 'auto' (with --scout): the cap that puts "
+                        "the most scouted configurations in the gray zone")
+    p.add_argument("--scout", action="store_true",
+                   help="with --configs: the file lists configurations without p95; measure "
+                        "each once first (saved as scout.json in --out) to place them in zones")
     p.add_argument("--memory-cap-mb", type=float, default=None,
                    help="optional memory cap used when judging feasibility")
     p.add_argument("--margin", type=float, default=0.1,
@@ -80,11 +89,42 @@ def _load_profiler(spec: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
+def _scouted(args: argparse.Namespace, settings: Any, out: Path) -> list[Any]:
+    """Scout the configurations of ``--configs`` (resumable cache ``out/scout.jsonl``)."""
+    from deploybench.probe._scout import scout
+    from deploybench.probe._select import config_from_params
+
+    try:
+        raw = json.loads(Path(args.configs).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"configs file not found: {args.configs}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{args.configs} is not valid JSON ({exc})") from None
+    if not isinstance(raw, list) or not raw or not all(isinstance(d, dict) for d in raw):
+        raise ValueError(f"{args.configs} must hold a non-empty JSON list of configurations")
+    configs = [config_from_params(d.get("config", d)) for d in raw]
+    cands = scout(configs, settings, _load_profiler(args.profiler),
+                  progress=not args.no_progress, cache_path=out / "scout.jsonl")
+    if not cands:
+        raise ValueError("every scouted configuration crashed; nothing to probe")
+    return cands
+
+
 def _validate(args: argparse.Namespace) -> None:
     from deploybench.cli import UserError
 
-    if not (math.isfinite(args.cap_ms) and args.cap_ms > 0):
-        raise UserError(f"--cap-ms must be a positive number, got {args.cap_ms}")
+    if args.cap_ms == "auto":
+        if not args.scout:
+            raise UserError("--cap-ms auto needs --scout")
+    else:
+        try:
+            args.cap_ms = float(args.cap_ms)
+        except ValueError:
+            raise UserError(f"--cap-ms must be a number or 'auto', got {args.cap_ms!r}") from None
+        if not (math.isfinite(args.cap_ms) and args.cap_ms > 0):
+            raise UserError(f"--cap-ms must be a positive number, got {args.cap_ms}")
+    if args.scout and not args.configs:
+        raise UserError("--scout works with --configs (a JSON list of configurations)")
     if args.repeats < 1:
         raise UserError(f"--repeats must be >= 1, got {args.repeats}")
     if args.warmup < 0 or args.passes < 1:
@@ -99,15 +139,28 @@ def run(args: argparse.Namespace) -> int:
     """Run the probe (see the module docstring)."""
     from deploybench import probe
     from deploybench.cli import UserError
+    from deploybench.probe._scout import suggest_cap
     from deploybench.profiling._types import ProfileSettings
 
     _validate(args)
+    out = Path(args.out)
+    settings = ProfileSettings(
+        device=args.device, warmup=args.warmup, passes=args.passes,
+        timeout_s=args.timeout_s, abort_factor=None,
+    )
     try:
         sizes = probe.parse_zone_sizes(args.zone_sizes)
-        if args.study:
+        if args.scout:
+            cands = _scouted(args, settings, out)
+            if args.cap_ms == "auto":
+                args.cap_ms = suggest_cap(cands, args.margin, args.near_width)
+                print(f"cap chosen from the scout: {args.cap_ms:.2f} ms")
+        elif args.study:
             cands = probe.candidates_from_study(args.storage, args.study, args.p95_attr)
         elif args.table:
             cands = probe.candidates_from_table(args.table)
+        elif args.from_probe:
+            cands = probe.candidates_from_probe_log(args.from_probe)
         else:
             cands = probe.candidates_from_json(args.configs)
         selection = probe.select_candidates(
@@ -121,17 +174,13 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(describe(selection)))
     if not selection.selected:
         raise UserError(f"no configuration found in any zone around cap {args.cap_ms:g} ms")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "selection.json").write_text(
         json.dumps([s.to_dict() for s in selection.selected], indent=2) + "\n"
     )
     if args.select_only:
         return 0
-    settings = ProfileSettings(
-        device=args.device, warmup=args.warmup, passes=args.passes,
-        latency_cap_ms=args.cap_ms, timeout_s=args.timeout_s, abort_factor=None,
-    )
+    settings = dataclasses.replace(settings, latency_cap_ms=args.cap_ms)
     profile_fn = _load_profiler(args.profiler)
     try:
         records = probe.run_probe(

@@ -33,7 +33,7 @@ from deploybench.tables._summary import format_summary, summarize
 
 DEFAULT_WARMUP = 5
 DEFAULT_PASSES = 50
-DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_TIMEOUT_S = 180.0
 
 
 def register(subparsers: Any) -> None:
@@ -56,8 +56,11 @@ def register(subparsers: Any) -> None:
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     s.add_argument("--warmup", type=int, default=DEFAULT_WARMUP)
     s.add_argument("--passes", type=int, default=DEFAULT_PASSES)
-    s.add_argument("--abort-factor", type=float, default=5.0,
-                   help="abort when warm-up latency > factor x latency cap (0: never)")
+    s.add_argument("--abort-factor", type=float, default=ProfileSettings().abort_factor,
+                   help="abort when the warm-up median latency > factor x latency cap "
+                   "(0: never; default: the profiler's default)")
+    s.add_argument("--abort-after", type=int, default=ProfileSettings().abort_after,
+                   help="warm-up passes after which the abort rule is checked")
     s.add_argument("--latency-cap-ms", type=float, default=None,
                    help="cap the abort rule refers to (default: loosest scenario latency cap)")
     s.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S)
@@ -114,7 +117,7 @@ def _grid(args: argparse.Namespace) -> _space.Grid:
 
 
 def _settings(args: argparse.Namespace) -> ProfileSettings:
-    for name in ("warmup", "passes", "accuracy_samples", "image_size"):
+    for name in ("warmup", "passes", "accuracy_samples", "image_size", "abort_after"):
         if getattr(args, name) < (0 if name == "warmup" else 1):
             raise UserError(f"--{name.replace('_', '-')} is out of range: {getattr(args, name)}")
     if args.timeout_s <= 0:
@@ -128,7 +131,7 @@ def _settings(args: argparse.Namespace) -> ProfileSettings:
         abort_factor=args.abort_factor or None, latency_cap_ms=cap, timeout_s=args.timeout_s,
         memory_limit_mb=args.memory_limit_mb, image_size=args.image_size,
         data_dir=args.data_dir, accuracy_samples=args.accuracy_samples,
-        weights_dir=args.weights_dir,
+        weights_dir=args.weights_dir, abort_after=args.abort_after,
     )
 
 

@@ -57,6 +57,19 @@ def anytime_curves(
     return {p: {s: np.asarray(c, dtype=float) for s, c in d.items()} for p, d in out.items()}
 
 
+def _zoom(ax: Any, bands: Sequence[np.ndarray], budget: int) -> None:
+    """Limit the y-axis to the range the quartile bands span after the first fifth of the
+    budget, so one terrible early value does not flatten every curve."""
+    start = budget // 5
+    tail = np.concatenate([b[start:] for b in bands]) if bands else np.array([])
+    tail = tail[np.isfinite(tail)]
+    if tail.size == 0:
+        return
+    lo, hi = float(tail.min()), float(tail.max())
+    margin = 0.05 * (hi - lo) if hi > lo else max(1e-9, 0.05 * abs(hi))
+    ax.set_ylim(lo - margin, hi + margin)
+
+
 def plot_anytime(rows: Sequence[Mapping[str, Any]], budget: int, path: Path) -> Path:
     """Median and inter-quartile band of best feasible so far vs trial, one panel per problem."""
     curves = anytime_curves(rows, budget, worst_feasible(rows))
@@ -67,18 +80,24 @@ def plot_anytime(rows: Sequence[Mapping[str, Any]], budget: int, path: Path) -> 
     axes = fig.subplots(nrows, ncols, squeeze=False)
     x = np.arange(1, budget + 1)
     for ax, problem in zip(axes.flat, problems):
+        bands: list[np.ndarray] = []
         for sampler, mat in curves[problem].items():
             med = np.nanmedian(mat, axis=0)
             lo, hi = np.nanquantile(mat, [0.25, 0.75], axis=0)
             (line,) = ax.plot(x, med, label=f"{sampler} (n={mat.shape[0]})")
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
+            bands += [lo, hi]
+        _zoom(ax, bands, budget)
         ax.set_title(problem)
         ax.set_xlabel("trial")
         ax.set_ylabel("best feasible so far")
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(problems) :]:
         ax.set_visible(False)
-    fig.suptitle(f"Anytime performance, budget {budget} (median, IQR band)")
+    fig.suptitle(
+        f"Anytime performance, budget {budget} (median, IQR band; y zoomed to trials "
+        f">= {budget // 5 + 1})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path

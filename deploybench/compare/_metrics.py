@@ -75,6 +75,9 @@ class RunMetrics:
         first_feasible: Number (0-based position) of the first feasible trial, or None.
         overhead_ms_per_trial: Sampler wall time per trial in milliseconds.
         oracle_hit: For discrete problems, whether ``score`` equals the oracle (else None).
+        recommended_feasibility: ``problem.feasibility_probability`` of the recommended
+            configuration (None when unknown or nothing was feasible); below 1 when a noisy
+            constraint made a sometimes-infeasible configuration look feasible.
         statuses: One ``STATUS_*`` letter per trial, in trial order.
         values: Observed value per trial (None unless COMPLETE).
         best_so_far: Best feasible observed value after each trial (None before any).
@@ -97,6 +100,7 @@ class RunMetrics:
     first_feasible: int | None
     overhead_ms_per_trial: float
     oracle_hit: bool | None
+    recommended_feasibility: float | None
     statuses: str
     values: list[float | None]
     best_so_far: list[float | None]
@@ -140,10 +144,13 @@ def compute_metrics(
         seen.add(key)
     score: float | None = None
     best_params: dict[str, Any] | None = None
+    feasibility: float | None = None
     if best_trial is not None:
         best_params = dict(best_trial.params)
         truth = problem.truth(best_params)
         score = best if truth is None else float(truth)
+        probability = problem.feasibility_probability(best_params)
+        feasibility = None if probability is None else float(probability)
     n = len(ordered)
     n_waste = sum(s in (STATUS_INFEASIBLE, STATUS_FAIL, STATUS_PRUNED) for s in statuses)
     first = next((i for i, s in enumerate(statuses) if s == STATUS_FEASIBLE), None)
@@ -170,6 +177,7 @@ def compute_metrics(
         first_feasible=first,
         overhead_ms_per_trial=1e3 * sampler_seconds / n if n else 0.0,
         oracle_hit=oracle_hit,
+        recommended_feasibility=feasibility,
         statuses="".join(statuses),
         values=values,
         best_so_far=best_so_far,

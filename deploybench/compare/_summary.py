@@ -123,6 +123,11 @@ def summarise(rows: Iterable[Mapping[str, Any]], reference: str | None = None) -
         firsts = [r["first_feasible"] for r in runs]
         found = [f for f in firsts if f is not None]
         hits = [r["oracle_hit"] for r in runs if r.get("oracle_hit") is not None]
+        rec = [
+            r["recommended_feasibility"]
+            for r in runs
+            if r.get("recommended_feasibility") is not None
+        ]
         cells.append(
             {
                 "sampler": sampler,
@@ -144,6 +149,7 @@ def summarise(rows: Iterable[Mapping[str, Any]], reference: str | None = None) -
                 "duplicate_mean": float(np.mean([r["duplicate_fraction"] for r in runs])),
                 "overhead_ms_median": float(np.median([r["overhead_ms_per_trial"] for r in runs])),
                 "oracle_hit_rate": float(np.mean(hits)) if hits else None,
+                "recommended_feasibility_mean": float(np.mean(rec)) if rec else None,
                 "n_errors": int(sum(r.get("n_errors", 0) for r in runs)),
             }
         )

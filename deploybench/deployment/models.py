@@ -197,8 +197,7 @@ def _builder_path(builder: str | Callable[[], Any]) -> tuple[str, str | None]:
             "'module:function' path"
         )
     root: str | None = None
-    module = sys.modules.get(module_name)
-    file = getattr(module, "__file__", None)
+    file = getattr(sys.modules.get(module_name), "__file__", None)
     if file:
         root = os.path.dirname(os.path.abspath(file))
         for _ in range(module_name.count(".")):

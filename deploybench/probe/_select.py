@@ -293,6 +293,29 @@ def candidates_from_json(path: str | os.PathLike[str]) -> list[Candidate]:
     return out
 
 
+def candidates_from_probe_log(path: str | os.PathLike[str]) -> list[Candidate]:
+    """Candidates from an earlier probe's ``repeats.jsonl``: median p95 of the ok repeats.
+
+    Useful to re-probe the same configurations around a different cap.
+    """
+    from deploybench.probe._measure import read_probe_log
+
+    _, records = read_probe_log(path)
+    p95s: dict[str, list[float]] = {}
+    configs: dict[str, DeployConfig] = {}
+    for rec in records:
+        result = rec.get("result", {})
+        config = DeployConfig.from_dict(dict(rec["config"]))
+        configs[config.key()] = config
+        if result.get("status") == "ok" and result.get("latency_p95_ms") is not None:
+            p95s.setdefault(config.key(), []).append(float(result["latency_p95_ms"]))
+    out = [Candidate(configs[k], float(np.median(v)), f"probe:{Path(path).parent.name}", len(v))
+           for k, v in sorted(p95s.items())]
+    if not out:
+        raise ValueError(f"probe log {path} has no successful repeat")
+    return out
+
+
 def describe(selection: Selection) -> list[str]:
     """Human-readable lines describing a selection."""
     lines = [f"{s.zone:16s} {s.candidate.config.key():45s} prior p95/cap {s.ratio:.3f}"

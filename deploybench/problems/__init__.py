@@ -40,10 +40,20 @@ __all__ = [
     "register_problem",
 ]
 
+
+
+def _replay_problem(name: str, **kwargs: Any) -> Problem:
+    """``replay:<table>:<scenario>``, imported lazily (``deploybench.tables`` imports us)."""
+    from deploybench.tables import replay_problem
+
+    return replay_problem(name, **kwargs)
+
+
 #: The registry behind :func:`get_problem`; built-ins are registered at import.
 default_registry = ProblemRegistry()
 for _cls in (CrashyBranin, HierRosenbrock, FamilyBand, OomGrid, ConditionalPipeline, DeployLike):
     default_registry.register(_cls.name, _cls)
+default_registry.register("replay:", _replay_problem)
 
 
 def register_problem(name: str, factory: ProblemFactory, *, replace: bool = False) -> None:

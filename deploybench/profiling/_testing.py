@@ -105,3 +105,20 @@ def build_unsupported() -> Any:
     """Raises the kind of error a missing kernel produces."""
     _require()
     raise NotImplementedError('"slow_conv2d_cpu" not implemented for \'Half\' (test hook)')
+
+
+def make_imagefolder(root: str, per_class: dict[str, int], size: int = 40, seed: int = 0) -> None:
+    """Write small solid-colour JPEGs into ``root/val/<wnid>/`` (ImageNette layout).
+
+    Test data only: the images carry no class information.
+    """
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for wnid, n in per_class.items():
+        folder = os.path.join(root, "val", wnid)
+        os.makedirs(folder, exist_ok=True)
+        for i in range(n):
+            colour = tuple(int(c) for c in rng.integers(0, 255, size=3))
+            Image.new("RGB", (size + i, size), colour).save(os.path.join(folder, f"img{i}.JPEG"))

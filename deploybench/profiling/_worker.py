@@ -48,7 +48,9 @@ def _accuracy(
         if categories:
             acc_mod.verify_mapping(categories)
         _phase("accuracy")
-        samples = acc_mod.stratified_sample(settings.data_dir, settings.accuracy_samples, settings.seed)
+        samples = acc_mod.stratified_sample(
+            settings.data_dir, settings.accuracy_samples, settings.seed
+        )
         result.accuracy = acc_mod.top1_accuracy(
             prepared.predict, samples, result.config.batch_size, settings.image_size,
             pad_to_batch=prepared.static_batch,
@@ -68,7 +70,7 @@ def _accuracy(
 def measure(req: dict[str, Any]) -> ProfileResult:
     """Build, warm up (with the early-abort rule), time and measure one configuration."""
     from deploybench.profiling import backends, stats
-    from deploybench.profiling.memory import PeakRSSSampler
+    from deploybench.profiling.memory import NvmlProcessMemory, PeakRSSSampler
 
     config = DeployConfig.from_dict(req["config"])
     settings = ProfileSettings.from_dict(req["settings"])
@@ -79,8 +81,9 @@ def measure(req: dict[str, Any]) -> ProfileResult:
     if config.backend == "onnxruntime":
         import onnxruntime  # noqa: F401  (import before the memory baseline)
     else:
-        import torch  # noqa: F401
-    sampler = PeakRSSSampler()
+        import torch
+    ort_cuda = config.backend == "onnxruntime" and settings.device == "cuda"
+    sampler = PeakRSSSampler(gpu=NvmlProcessMemory() if ort_cuda else None)
     result.memory_method = "rss_above_post_import_baseline (psutil 5 ms sampler + ru_maxrss)"
     sampler.start()
     try:
@@ -112,11 +115,16 @@ def measure(req: dict[str, Any]) -> ProfileResult:
             result.provenance["gpu_name"] = torch.cuda.get_device_name(0)
             torch.cuda.reset_peak_memory_stats()
         threshold = stats.abort_threshold(settings.latency_cap_ms, settings.abort_factor)
-        _phase("warm-up")
         warm: list[float] = []
         aborted = False
-        check_at = min(settings.abort_after, settings.warmup)
-        for i in range(settings.warmup):
+        first_ms = result.provenance["first_call_ms"]
+        if config.backend != "torch_compile" and stats.first_call_hopeless(first_ms, threshold):
+            aborted = True
+            result.provenance["abort_basis"] = "first_call"
+            warm.append(first_ms)
+        check_at = 0 if aborted else min(settings.abort_after, settings.warmup)
+        _phase("warm-up")
+        for i in range(0 if aborted else settings.warmup):
             t = time.perf_counter()
             prepared.run()
             warm.append((time.perf_counter() - t) * 1000.0)
@@ -129,6 +137,7 @@ def measure(req: dict[str, Any]) -> ProfileResult:
         if aborted:
             result.status = "aborted"
             result.aborted_early = True
+            result.provenance.setdefault("abort_basis", "warmup_median")
         else:
             _phase("timed passes")
             lat: list[float] = []
@@ -147,8 +156,11 @@ def measure(req: dict[str, Any]) -> ProfileResult:
 
             result.peak_memory_mb = torch.cuda.max_memory_allocated() / 2**20
             result.memory_method = "torch.cuda.max_memory_allocated"
+        elif cuda and sampler.gpu_peak_mb is not None:
+            result.peak_memory_mb = sampler.gpu_peak_mb
+            result.memory_method = "nvml process GPU memory (ORT CUDA); host RSS not included"
         elif cuda:
-            result.memory_method = "host rss_above_baseline (ORT CUDA arena not included)"
+            result.memory_method = "host rss_above_baseline (ORT CUDA arena not included: no NVML)"
         result.provenance["rss_baseline_mb"] = sampler.baseline_mb
         _accuracy(result, spec, settings, prepared, card, categories)
     except BaseException as exc:
@@ -187,7 +199,7 @@ def export(req: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """Entry point; always writes a result unless the process itself dies."""
     if len(argv) != 2:
-        print("usage: python -m deploybench.profiling._worker REQUEST.json RESULT.json", file=sys.stderr)
+        print("usage: python -m deploybench.profiling._worker REQ.json RES.json", file=sys.stderr)
         return 2
     with open(argv[0], encoding="utf-8") as fh:
         req = json.load(fh)

@@ -76,8 +76,9 @@ def stratified_sample(data_dir: str, n: int, seed: int = 0) -> list[tuple[str, i
     out: list[tuple[str, int]] = []
     for w in wnids:
         take = min(quota[w], len(files[w]))
-        picks = rng.choice(len(files[w]), size=take, replace=False) if take else []
-        out.extend((os.path.join(root, w, files[w][int(i)]), IMAGENETTE_CLASSES[w][0]) for i in picks)
+        picks = rng.choice(len(files[w]), size=take, replace=False)
+        label = IMAGENETTE_CLASSES[w][0]
+        out.extend((os.path.join(root, w, files[w][int(i)]), label) for i in picks)
     return out
 
 
@@ -86,16 +87,15 @@ def load_image(path: str, image_size: int = 224) -> np.ndarray:
     from PIL import Image
 
     resize = round(image_size * 256 / 224)
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        scale = resize / min(w, h)
-        im = im.resize((max(resize, round(w * scale)), max(resize, round(h * scale))),
-                       Image.Resampling.BILINEAR)
-        w, h = im.size
-        left, top = (w - image_size) // 2, (h - image_size) // 2
-        im = im.crop((left, top, left + image_size, top + image_size))
-        arr = np.asarray(im, dtype=np.float32) / 255.0
+    with Image.open(path) as src:
+        rgb = src.convert("RGB")
+    w, h = rgb.size
+    scale = resize / min(w, h)
+    size = (max(resize, round(w * scale)), max(resize, round(h * scale)))
+    rgb = rgb.resize(size, Image.Resampling.BILINEAR)
+    left, top = (size[0] - image_size) // 2, (size[1] - image_size) // 2
+    rgb = rgb.crop((left, top, left + image_size, top + image_size))
+    arr = np.asarray(rgb, dtype=np.float32) / 255.0
     return (arr.transpose(2, 0, 1) - _MEAN) / _STD
 
 

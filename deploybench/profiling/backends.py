@@ -112,7 +112,8 @@ def _quantize_torch(model: Any) -> tuple[Any, str]:
 
     n_linear = sum(1 for m in model.modules() if type(m) is nn.Linear)
     qmodel = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
-    n_q = sum(1 for m in qmodel.modules() if "quantized" in type(m).__module__)
+    dyn_linear = torch.ao.nn.quantized.dynamic.Linear
+    n_q = sum(1 for m in qmodel.modules() if isinstance(m, dyn_linear))
     return qmodel, f"Linear only (dynamic): {n_q} of {n_linear} nn.Linear layers quantized"
 
 
@@ -123,7 +124,8 @@ def prepare_torch(config: DeployConfig, settings: ProfileSettings, spec: ModelSp
     if config.threads is not None:
         torch.set_num_threads(config.threads)
         torch.set_num_interop_threads(1)
-    want_cuda = settings.device == "cuda"
+    # int8 dynamic quantization runs on the CPU whatever device was requested
+    want_cuda = settings.device == "cuda" and config.precision != "int8"
     if want_cuda and not torch.cuda.is_available():
         raise DeviceUnavailable("device 'cuda' requested but torch.cuda.is_available() is False")
     model, ckpt = load_model(spec, settings)
@@ -131,7 +133,7 @@ def prepare_torch(config: DeployConfig, settings: ProfileSettings, spec: ModelSp
     dtype = torch.float32
     if config.precision == "int8":
         model, quantized = _quantize_torch(model)
-        device = "cpu"  # dynamic quantized kernels exist only on the CPU
+        device = "cpu"
     else:
         device = "cuda" if want_cuda else "cpu"
         if config.precision == "fp16":
@@ -174,8 +176,11 @@ def summarize_quantized_graph(path: str) -> str:
     """Which ops a dynamically quantized ONNX graph really runs in integer arithmetic."""
     import onnx
 
-    ops = collections.Counter(n.op_type for n in onnx.load(path, load_external_data=False).graph.node)
-    integer = {k: v for k, v in ops.items() if k.endswith("Integer") or k.startswith(_QUANT_OP_PREFIXES)}
+    graph = onnx.load(path, load_external_data=False).graph
+    ops = collections.Counter(n.op_type for n in graph.node)
+    integer = {
+        k: v for k, v in ops.items() if k.endswith("Integer") or k.startswith(_QUANT_OP_PREFIXES)
+    }
     left = {k: ops[k] for k in _FLOAT_COMPUTE_OPS if ops.get(k)}
     q = ", ".join(f"{k} x{v}" for k, v in sorted(integer.items())) or "none"
     f = ", ".join(f"{k} x{v}" for k, v in sorted(left.items())) or "none"

@@ -13,6 +13,7 @@ worker never holds the PyTorch model: its memory is the ONNX Runtime session's a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -94,10 +95,8 @@ def _tree_rss_mb(proc: psutil.Process) -> float:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(path: str, lines: int = _STDERR_LINES) -> str:
@@ -217,10 +216,8 @@ def _ensure_onnx(
                 outcome.message = outcome.payload["crash_message"]
                 outcome.payload = None
             return outcome
-        try:
+        with contextlib.suppress(OSError):  # another process may have exported it first
             os.rename(staging, final)
-        except OSError:  # another process exported the same model first
-            pass
         with open(meta_path, encoding="utf-8") as fh:
             return os.path.join(final, "model.onnx"), dict(json.load(fh))
     finally:

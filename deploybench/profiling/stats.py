@@ -46,3 +46,18 @@ def should_abort(warmup_ms: Sequence[float], threshold_ms: float | None) -> bool
     if threshold_ms is None or len(warmup_ms) == 0:
         return False
     return float(np.median(np.asarray(warmup_ms, dtype=float))) > threshold_ms
+
+
+#: The untimed first call may be this many times slower than ``abort_factor x cap``
+#: before the measurement is abandoned without warm-up (not used for ``torch_compile``,
+#: whose first call is compilation). The first call includes lazy initialisation; on the
+#: development machine it was up to ~6x a steady pass (resnet18 eager: 113 ms vs 20 ms),
+#: so with k = 3 a first call above 12x the cap cannot belong to a feasible configuration.
+FIRST_CALL_MARGIN = 4.0
+
+
+def first_call_hopeless(first_call_ms: float, threshold_ms: float | None) -> bool:
+    """True when the first call alone exceeds ``FIRST_CALL_MARGIN x threshold``."""
+    if threshold_ms is None:
+        return False
+    return first_call_ms > FIRST_CALL_MARGIN * threshold_ms

@@ -16,7 +16,6 @@ ever measured twice).
 from __future__ import annotations
 
 import multiprocessing
-import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +31,8 @@ from optuna.trial import TrialState
 
 from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
 from deploybench.tables._format import Table, build_table
-from deploybench.tables._recorder import resolve_profiler, safe_profile, sweep_order
-from deploybench.tables._recording import utc_now
+from deploybench.tables._recorder import hostname_hash, resolve_profiler, safe_profile, sweep_order
+from deploybench.tables._recording import same_settings, utc_now
 from deploybench.tables._space import Grid
 
 ATTR_GRID = "deploybench_grid"
@@ -90,7 +89,8 @@ def prepare_study(
         have = study.user_attrs.get(key)
         if have is None:
             study.set_user_attr(key, value)
-        elif have != _json_roundtrip(value):
+        elif not (same_settings(have, value) if key == ATTR_SETTINGS
+                  else have == _json_roundtrip(value)):
             raise ValueError(
                 f"study {study_name!r} was prepared with a different "
                 f"{key.removeprefix('deploybench_')}; use the same options or another study name"
@@ -131,9 +131,9 @@ def run_worker(storage_url: str, study_name: str, profiler: str, progress: bool 
     settings_dict = study.user_attrs.get(ATTR_SETTINGS)
     if settings_dict is None:
         raise ValueError(f"study {study_name!r} was not prepared for recording")
-    settings = ProfileSettings(**settings_dict)
+    settings = ProfileSettings.from_dict(settings_dict)
     profile_fn = resolve_profiler(profiler)
-    host = socket.gethostname()
+    host = hostname_hash()
     measured = 0
 
     def objective(trial: optuna.Trial) -> float:

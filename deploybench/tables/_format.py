@@ -116,12 +116,14 @@ class ConfigRecord:
     repeats: list[RepeatSummary]
     accuracy: float | None = None
     accuracy_source: str | None = None
+    accuracy_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
             "accuracy": self.accuracy,
             "accuracy_source": self.accuracy_source,
+            "accuracy_note": self.accuracy_note,
             "repeats": [r.to_dict() for r in sorted(self.repeats, key=lambda r: r.repeat)],
         }
 
@@ -132,6 +134,7 @@ class ConfigRecord:
             repeats=[RepeatSummary.from_dict(r) for r in d["repeats"]],
             accuracy=None if d.get("accuracy") is None else float(d["accuracy"]),
             accuracy_source=d.get("accuracy_source"),
+            accuracy_note=d.get("accuracy_note"),
         )
 
 
@@ -181,6 +184,7 @@ def build_table(
         if rec.accuracy is None and result.accuracy is not None:
             rec.accuracy = float(result.accuracy)
             rec.accuracy_source = result.accuracy_source
+            rec.accuracy_note = getattr(result, "accuracy_note", None)
     for rec in records.values():
         rec.repeats.sort(key=lambda r: r.repeat)
     return Table(grid, records, dict(settings), dict(provenance))

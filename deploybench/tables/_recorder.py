@@ -4,10 +4,13 @@ The sweep is ordered *repeat-major*: every configuration is measured once (repea
 before any is measured a second time. Repeats of one configuration are therefore
 spread over the whole recording instead of back to back, so slow drifts of the
 machine (thermal state, other jobs) are shared fairly between configurations.
+Within a repeat, configurations follow a fixed seeded permutation of the grid, so a
+partial recording covers the whole space evenly instead of the first models only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import os
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
@@ -60,10 +64,15 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
+def hostname_hash() -> str:
+    """First 12 hex digits of the SHA-256 of the host name (identifies, does not reveal)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
+
+
 def machine_provenance() -> dict[str, Any]:
     """Where the table is recorded: host, platform, CPU, cores."""
     return {
-        "hostname": socket.gethostname(),
+        "hostname_sha256_12": hostname_hash(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
@@ -79,7 +88,8 @@ def default_provenance(note: str | None = None, profiler: str = DEFAULT_PROFILER
         "machine": machine_provenance(),
         "versions": library_versions(),
         "profiler": profiler,
-        "order": "repeat-major (all configs for repeat 0, then repeat 1, ...)",
+        "order": "repeat-major (all configs for repeat 0, then repeat 1, ...); configs in a "
+        "seeded permutation (order_seed 0)",
     }
     if note:
         prov["note"] = note
@@ -87,7 +97,10 @@ def default_provenance(note: str | None = None, profiler: str = DEFAULT_PROFILER
 
 
 def sweep_order(
-    configs: Sequence[DeployConfig], repeats: int, done: Iterable[tuple[str, int]] = ()
+    configs: Sequence[DeployConfig],
+    repeats: int,
+    done: Iterable[tuple[str, int]] = (),
+    order_seed: int | None = 0,
 ) -> list[tuple[DeployConfig, int]]:
     """The (config, repeat) pairs still to measure, repeat-major.
 
@@ -95,11 +108,17 @@ def sweep_order(
         configs: The grid, in its stable order.
         repeats: Number of repeats per configuration (>= 1).
         done: Pairs ``(config.key(), repeat)`` already recorded (skipped).
+        order_seed: Seed of the permutation of ``configs`` used within every repeat
+            (the same permutation for all repeats); None keeps the grid order.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    ordered = list(configs)
+    if order_seed is not None:
+        perm = np.random.default_rng(order_seed).permutation(len(ordered))
+        ordered = [ordered[int(i)] for i in perm]
     skip = set(done)
-    return [(c, r) for r in range(repeats) for c in configs if (c.key(), r) not in skip]
+    return [(c, r) for r in range(repeats) for c in ordered if (c.key(), r) not in skip]
 
 
 def safe_profile(profile_fn: ProfileFn, config: DeployConfig,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from deploybench.profiling._types import ProfileResult
+from deploybench.profiling._types import ProfileResult, ProfileSettings
 from deploybench.tables._format import (
     SCHEMA_VERSION,
     Table,
@@ -162,6 +163,23 @@ def read_recording(path: str | os.PathLike[str]) -> RecordingContents:
     return RecordingContents(header, rows, sessions, valid_bytes)
 
 
+def same_settings(have: Mapping[str, Any] | None, want: Mapping[str, Any]) -> bool:
+    """Whether stored settings equal the wanted ones.
+
+    Compared as :class:`ProfileSettings` so that a field added to the profiler later
+    (with its default) does not block resuming an older recording.
+    """
+    if not isinstance(have, Mapping):
+        return False
+    return ProfileSettings.from_dict(dict(have)) == ProfileSettings.from_dict(dict(want))
+
+
+def _same(key: str, have: Any, want: Mapping[str, Any]) -> bool:
+    if key == "settings":
+        return same_settings(have, want)
+    return bool(have == json.loads(json.dumps(want)))
+
+
 def make_header(grid: Grid, settings: Mapping[str, Any],
                 provenance: Mapping[str, Any]) -> dict[str, Any]:
     """The first line of a new recording."""
@@ -184,10 +202,12 @@ class RecordingWriter:
     def __init__(self, path: str | os.PathLike[str], header: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self._file: IO[bytes] | None = None
+        if self.path.exists() and b"\n" not in self.path.read_bytes()[:1_000_000]:
+            self.path.write_bytes(b"")  # killed while writing the header: start afresh
         if self.path.exists() and self.path.stat().st_size > 0:
             contents = read_recording(self.path)
             for key in ("grid", "settings"):
-                if contents.header.get(key) != json.loads(json.dumps(header[key])):
+                if not _same(key, contents.header.get(key), header[key]):
                     raise ValueError(
                         f"{self.path} was recorded with a different {key} "
                         f"({contents.header.get(key)}); resume with the same options or "
@@ -203,7 +223,7 @@ class RecordingWriter:
             self._write(dict(header))
             self.contents = RecordingContents(dict(header), [], [], 0)
         session = {"kind": "session", "started_at": utc_now(), "pid": os.getpid(),
-                   "host": socket.gethostname()}
+                   "host_sha256_12": hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]}
         self._write(session)
         self.contents.sessions.append(session)
 

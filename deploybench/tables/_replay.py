@@ -22,7 +22,7 @@ from deploybench._constraints import report_constraints
 from deploybench.problems._base import Problem, ProblemCrash
 from deploybench.profiling._types import DeployConfig
 from deploybench.tables._format import ConfigRecord, RepeatSummary, Table, load_table
-from deploybench.tables._space import THREADLESS_BACKENDS, Scenario, get_scenario
+from deploybench.tables._space import THREADLESS_BACKENDS, Scenario, get_scenario, limit_field
 
 #: A configuration counts as feasible for the oracle when at least this fraction of its
 #: recorded repeats meets every limit (i.e. its typical, median-like behaviour is
@@ -121,7 +121,8 @@ class TableObjective(Problem):
         self.seed = int(seed)
         self.feasible_fraction = float(feasible_fraction)
         self.name = f"replay:{table_name}:{self.scenario.name}"
-        self.constraint_keys = tuple(self.scenario.limits)
+        self.limits: dict[str, float] = dict(self.scenario.limits())
+        self.constraint_keys = tuple(self.limits)
 
     # -- evaluation -------------------------------------------------------------------
     def suggest_config(self, trial: optuna.Trial) -> DeployConfig:
@@ -155,16 +156,19 @@ class TableObjective(Problem):
             trial.set_user_attr("crash_kind", kind)
             raise ReplayCrash(kind, rep.crash_message or "")
         measured = self._measured(rep)
+        value = self._value(config, record, rep)
         report_constraints(
             trial,
-            {k: (0.0 if v is None else v / cap - 1.0)
-             for (k, cap), v in zip(self.scenario.limits.items(), measured.values())},
+            {k: (0.0 if v is None else v / self.limits[k] - 1.0) for k, v in measured.items()},
         )
-        for key, value in measured.items():
-            trial.set_user_attr(key, value)
+        for key, measured_value in measured.items():
+            trial.set_user_attr(key, measured_value)
+        trial.set_user_attr("scenario", self.scenario.name)
+        trial.set_user_attr("objective", self.scenario.objective)
+        trial.set_user_attr("feasible", self.repeat_feasible(rep))
         if rep.status == "aborted":
             trial.set_user_attr("aborted_early", True)
-        return self._value(config, record, rep)
+        return value
 
     def _measured(self, rep: RepeatSummary) -> dict[str, float | None]:
         """Metric values of a repeat for the scenario limits (in the limits' order).
@@ -174,8 +178,8 @@ class TableObjective(Problem):
         (``None``) is reported as a zero violation but never counts as feasible.
         """
         out: dict[str, float | None] = {}
-        for metric in self.scenario.limits:
-            value = getattr(rep, metric, None)
+        for metric in self.limits:
+            value = getattr(rep, limit_field(metric), None)
             if rep.status == "aborted" and metric.startswith("latency_"):
                 value = rep.warmup_latency_ms or rep.abort_threshold_ms
             out[metric] = None if value is None else float(value)
@@ -184,7 +188,7 @@ class TableObjective(Problem):
     def _value(self, config: DeployConfig, record: ConfigRecord, rep: RepeatSummary) -> float:
         if self.scenario.objective == "accuracy":
             if record.accuracy is None:
-                raise ReplayCrash("no_accuracy", f"{config.key()} has no recorded accuracy")
+                raise ReplayCrash("error", f"no objective value for {config.key()}")
             return float(record.accuracy)
         return _throughput(config, rep)
 
@@ -200,7 +204,7 @@ class TableObjective(Problem):
 
     def repeat_feasible(self, rep: RepeatSummary) -> bool:
         """Whether one recorded repeat meets every limit of the scenario."""
-        return rep.status != "crash" and _is_feasible(self._measured(rep), self.scenario.limits)
+        return rep.status == "ok" and _is_feasible(self._measured(rep), self.limits)
 
     def feasibility_probability(self, params: Mapping[str, Any]) -> float | None:
         """Fraction of recorded repeats meeting every limit (None if not recorded)."""

@@ -4,9 +4,9 @@ The grid follows the deployment space of the issue: model x backend x precision 
 batch size, with a thread count only for the backends that take one
 (``pytorch_eager``, ``onnxruntime``; ``torch_compile`` has ``threads=None``).
 
-Scenario limits live in the single mapping :data:`SCENARIOS`. When the deployment
-package defines its own scenarios, point :data:`SCENARIOS` at them here so that live
-runs and replays share one source of truth.
+Scenario limits are read from the single mapping
+:data:`deploybench.deployment.scenarios.SCENARIOS` (re-exported here), so live runs and
+replays share one source of truth.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
+from deploybench.deployment.scenarios import MEMORY_KEY, SCENARIOS, Scenario, get_scenario
 from deploybench.profiling._types import DeployConfig
+
+__all__ = ["SCENARIOS", "Grid", "Scenario", "get_scenario", "limit_field",
+           "loosest_latency_cap_ms"]
 
 MODELS: tuple[str, ...] = (
     "resnet18",
@@ -83,49 +87,13 @@ class Grid:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class Scenario:
-    """Deployment limits and the objective maximised under them.
-
-    Attributes:
-        name: Scenario name.
-        objective: ``"accuracy"`` or ``"throughput"`` (both maximised).
-        limits: Metric name (a :class:`~deploybench.profiling._types.ProfileResult`
-            field such as ``latency_p95_ms``) to its cap; a repeat meets a limit when
-            ``measured <= cap``.
-    """
-
-    name: str
-    objective: Literal["accuracy", "throughput"]
-    limits: Mapping[str, float]
-
-    def constraint_key(self, metric: str) -> str:
-        """The constraint name reported for a metric, e.g. ``latency_p95_ms``."""
-        return metric
+#: Scenario limit name -> the ProfileResult field it caps.
+LIMIT_FIELDS: dict[str, str] = {MEMORY_KEY: "peak_memory_mb"}
 
 
-#: The one place the scenario limits are read from.
-SCENARIOS: dict[str, Scenario] = {
-    "edge_tight": Scenario(
-        "edge_tight", "accuracy", {"latency_p95_ms": 20.0, "peak_memory_mb": 512.0}
-    ),
-    "server_throughput": Scenario(
-        "server_throughput", "throughput", {"latency_p99_ms": 100.0, "peak_memory_mb": 4096.0}
-    ),
-    "ultra_low_budget": Scenario(
-        "ultra_low_budget", "accuracy", {"latency_p95_ms": 30.0, "peak_memory_mb": 1024.0}
-    ),
-}
-
-
-def get_scenario(name: str) -> Scenario:
-    """Look a scenario up by name with a helpful error."""
-    try:
-        return SCENARIOS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown scenario {name!r}; known scenarios: {', '.join(sorted(SCENARIOS))}"
-        ) from None
+def limit_field(limit: str) -> str:
+    """The :class:`~deploybench.profiling._types.ProfileResult` field a limit applies to."""
+    return LIMIT_FIELDS.get(limit, limit)
 
 
 def loosest_latency_cap_ms(scenarios: Iterable[Scenario] | None = None) -> float:
@@ -134,12 +102,8 @@ def loosest_latency_cap_ms(scenarios: Iterable[Scenario] | None = None) -> float
     Aborting relative to the loosest cap means an aborted configuration is infeasible
     in every scenario, so one table serves them all.
     """
-    caps = [
-        float(v)
-        for s in (SCENARIOS.values() if scenarios is None else scenarios)
-        for k, v in s.limits.items()
-        if k.startswith("latency_")
-    ]
+    caps = [float(s.latency_cap_ms)
+            for s in (SCENARIOS.values() if scenarios is None else scenarios)]
     if not caps:
-        raise ValueError("no scenario defines a latency limit")
+        raise ValueError("no scenario given")
     return max(caps)

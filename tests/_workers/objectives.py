@@ -8,6 +8,7 @@ tests treat a repeated configuration as a wasted duplicate.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import optuna
 
@@ -59,4 +60,21 @@ def crashy_branin(trial: optuna.Trial) -> float:
     return -(branin + 0.1 * resolution)
 
 
-OBJECTIVES = {"crashy_discrete": crashy_discrete, "crashy_branin": crashy_branin}
+def bad_model(trial: optuna.Trial) -> float:
+    """48 configurations; every configuration with ``model == "bad"`` crashes.
+
+    ``model`` is the only categorical, so the blacklist can only blame the bad model.
+    """
+    model = trial.suggest_categorical("model", ["good1", "good2", "bad"])
+    batch = trial.suggest_int("batch", 1, 16)
+    if model == "bad":
+        raise ToyCrash("the bad model always crashes")
+    trial.set_constraint("load", batch / 12.0 - 1.0)
+    return float(batch) + (0.25 if model == "good1" else 0.0)
+
+
+OBJECTIVES: dict[str, Callable[[optuna.Trial], float]] = {
+    "crashy_discrete": crashy_discrete,
+    "crashy_branin": crashy_branin,
+    "bad_model": bad_model,
+}

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 
 from _workers.objectives import OBJECTIVES, ToyCrash
 from optuna_tba import TBAHybridSampler, TBASampler
@@ -38,7 +39,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def _storage(args: argparse.Namespace) -> optuna.storages.BaseStorage | str | None:
     if args.journal:
-        backend = optuna.storages.journal.JournalFileBackend(args.journal)
+        backend = JournalFileBackend(args.journal)
         return optuna.storages.JournalStorage(backend)
     return args.storage  # type: ignore[no-any-return]
 

@@ -1,0 +1,47 @@
+"""Compare Optuna samplers on crash-prone problems (``deploybench compare``).
+
+Python API::
+
+    from deploybench.compare import SamplerConfig, run_comparison
+
+    result = run_comparison(
+        [SamplerConfig("random", "random"), SamplerConfig("tpe", "tpe")],
+        ["crashy_branin"], seeds=range(5), budgets=[25], out_dir="cmp", reference="tpe",
+    )
+    print(result.summary.cells[0]["regret_median"])
+"""
+
+from __future__ import annotations
+
+from deploybench.compare._api import (
+    RUNS_FILE,
+    ComparisonResult,
+    execute,
+    plan_runs,
+    problem_info,
+    run_comparison,
+)
+from deploybench.compare._metrics import RunMetrics, compute_metrics, normalised_regret
+from deploybench.compare._runner import ProblemInfo, RunSpec, SamplerConfig, run_one
+from deploybench.compare._summary import Summary, render_markdown, summarise
+from deploybench.compare._timing import TimingSampler
+
+__all__ = [
+    "RUNS_FILE",
+    "ComparisonResult",
+    "ProblemInfo",
+    "RunMetrics",
+    "RunSpec",
+    "SamplerConfig",
+    "Summary",
+    "TimingSampler",
+    "compute_metrics",
+    "execute",
+    "normalised_regret",
+    "plan_runs",
+    "problem_info",
+    "render_markdown",
+    "run_comparison",
+    "run_one",
+    "summarise",
+]
