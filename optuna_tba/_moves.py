@@ -40,7 +40,7 @@ class MoveConfig:
     n_startup_trials: int = 4
     p_struct: float = 0.35
     p_explore: float = 0.1
-    p_repair: float = 0.25
+    p_repair: float = 0.4
     n_candidates: int = 6
     screening: bool = True
     risk_threshold: float = 0.5

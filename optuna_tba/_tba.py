@@ -31,7 +31,7 @@ class TBASampler(_PlanningSampler):
             Default 0.1.
         p_repair: Probability of a repair move when an infeasible trial beats the best
             feasible value (both phases of the hybrid). Repairs step towards the constraint
-            boundary using the signed constraint margins of similar trials. Default 0.25.
+            boundary using the signed constraint margins of similar trials. Default 0.4.
         screening: Screen several candidate moves with a kernel estimate of crash risk from
             the history and keep the safest. Default True.
         blacklist_threshold: Blamed crashes after which a categorical value or pair is
@@ -67,7 +67,7 @@ class TBASampler(_PlanningSampler):
         reheat_after: int = 6,
         p_struct: float = 0.35,
         p_explore: float = 0.1,
-        p_repair: float = 0.25,
+        p_repair: float = 0.4,
         screening: bool = True,
         blacklist_threshold: int = 3,
         blacklist_cooldown: int = 8,

@@ -205,6 +205,8 @@ def test_run_probe_resumes_and_labels_cold_warm(tmp_path: Path) -> None:
                         progress=False)
     _, partial = probe.read_probe_log(log)
     assert len(partial) == 7
+    with log.open("a") as f:  # a line torn by a hard kill is dropped and re-measured
+        f.write('{"config_key": "torn')
     second = FakeProfiler()
     records = probe.run_probe(sel, settings, repeats=4, log_path=log, profile_fn=second,
                               cap_ms=20.0, progress=False)
@@ -280,6 +282,11 @@ def test_cli_probe_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert len(fake.calls) == 12
     assert main(argv) == 0 and len(fake.calls) == 12, "a finished probe re-measures nothing"
     assert "pooled flip rate" in capsys.readouterr().out
+    again = tmp_path / "again"
+    assert main(["probe", "--from-probe", str(out / "repeats.jsonl"), "--cap-ms", "21",
+                 "--select-only", "--out", str(again)]) == 0
+    assert len(json.loads((again / "selection.json").read_text())) >= 1
+    assert len(fake.calls) == 12, "--select-only measures nothing"
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
             "Select configurations around a latency cap (gray, near and deep zones) from a "
             "finished study, a recorded table or a JSON list, re-measure each one many times "
             "in fresh subprocesses (alternating cold and warm starts), and report p95 "
-            "distributions, feasibility fractions and flip rates with Wilson 95%% intervals."
+            "distributions, feasibility fractions and flip rates with Wilson 95% intervals."
         ),
     )
     src = p.add_mutually_exclusive_group(required=True)

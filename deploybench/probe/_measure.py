@@ -142,6 +142,14 @@ def _check_compatible(header: Mapping[str, Any], new: Mapping[str, Any], path: P
         raise ProbeLogError(f"{path} was started with a different selection of configurations")
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Truncate a last line left incomplete by an interruption (it is re-measured)."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def _safe_profile(profile_fn: ProfileFn, config: DeployConfig,
                   settings: ProfileSettings) -> ProfileResult:
     try:
@@ -181,9 +189,7 @@ def run_probe(
     if path.exists() and path.stat().st_size > 0:
         old_header, records = read_probe_log(path)
         _check_compatible(old_header, header, path)
-        if records and not path.read_text(encoding="utf-8").endswith("\n"):
-            with path.open("a", encoding="utf-8") as f:  # drop a torn last line
-                f.write("\n")
+        _drop_torn_tail(path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(header, sort_keys=True) + "\n", encoding="utf-8")

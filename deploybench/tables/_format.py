@@ -193,7 +193,7 @@ def build_table(
 def save_table(table: Table, path: str | os.PathLike[str]) -> Path:
     """Write ``table`` as gzip JSONL atomically (temp file + rename); returns the path."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per writer process
     # mtime=0 keeps the bytes reproducible for the same content.
     with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
         gz.write((json.dumps(table.header(), sort_keys=True) + "\n").encode())
