@@ -60,7 +60,9 @@ def _from_path(path: str) -> Callable[..., optuna.samplers.BaseSampler]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SamplerSpecError(f"cannot import {module_name!r} for sampler {path!r}: {exc}") from exc
+        raise SamplerSpecError(
+            f"cannot import {module_name!r} for sampler {path!r}: {exc}"
+        ) from exc
     try:
         obj = getattr(module, attr)
     except AttributeError:

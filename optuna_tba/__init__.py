@@ -9,7 +9,7 @@
 
 from optuna_tba._hybrid import TBAHybridSampler
 from optuna_tba._outcomes import TRANSIENT_ATTR, TransientFailure, mark_transient
-from optuna_tba._recommend import ConfigEvidence, Recommendation, recommend
+from optuna_tba._recommend import ConfigEvidence, Recommendation, collect_evidence, recommend
 from optuna_tba._tba import TBASampler
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "TBAHybridSampler",
     "TBASampler",
     "TransientFailure",
+    "collect_evidence",
     "mark_transient",
     "recommend",
 ]

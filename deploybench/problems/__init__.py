@@ -18,6 +18,7 @@ from deploybench.problems.crashy_branin import CrashyBranin
 from deploybench.problems.deploy_like import DeployLike
 from deploybench.problems.family_band import FamilyBand
 from deploybench.problems.hier_rosenbrock import HierRosenbrock
+from deploybench.problems.noisy import NoisyBoundaryProblem
 from deploybench.problems.oom_grid import OomGrid
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DeployLike",
     "FamilyBand",
     "HierRosenbrock",
+    "NoisyBoundaryProblem",
     "OomGrid",
     "Outcome",
     "Problem",
@@ -51,7 +53,15 @@ def _replay_problem(name: str, **kwargs: Any) -> Problem:
 
 #: The registry behind :func:`get_problem`; built-ins are registered at import.
 default_registry = ProblemRegistry()
-for _cls in (CrashyBranin, HierRosenbrock, FamilyBand, OomGrid, ConditionalPipeline, DeployLike):
+for _cls in (
+    CrashyBranin,
+    HierRosenbrock,
+    FamilyBand,
+    OomGrid,
+    ConditionalPipeline,
+    DeployLike,
+    NoisyBoundaryProblem,
+):
     default_registry.register(_cls.name, _cls)
 default_registry.register("replay:", _replay_problem)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 import optuna
 import optunahub
@@ -11,7 +12,7 @@ import pytest
 REGISTRY_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
-def _load():  # type: ignore[no-untyped-def]
+def _load() -> ModuleType:
     return optunahub.load_local_module(package="samplers/tba_hybrid", registry_root=REGISTRY_ROOT)
 
 
