@@ -39,6 +39,7 @@ PHASE_KEY = "tba:phase"
 PLAN_KEY = "tba:plan"
 REEVAL_KEY = "tba:reevaluation_of"
 REPAIR_KEY = "tba:repair_of"
+ARM_KEY = "tba:arm"
 PHASE_ATTR = "tba_phase"
 REASON_ATTR = "tba_reason"
 _TPE_RELATIVE_PREFIX = "tpe:relative_params:"
@@ -51,6 +52,7 @@ class Decision:
     reason: str
     reevaluation_of: int | None = None
     repair_of: int | None = None
+    arm: str | None = None
 
 
 @dataclasses.dataclass
@@ -154,7 +156,7 @@ class _PlanningSampler(BaseSampler):
             for t in study._get_trials(deepcopy=False, use_cache=False)
             if t.number != trial.number
         ]
-        study_key = (id(study._storage), study._study_id)
+        study_key = study_fingerprint(study, trials)
         recs = records(
             trials,
             study.direction,
@@ -176,6 +178,8 @@ class _PlanningSampler(BaseSampler):
                 inflight = _inflight_params(t)
                 if inflight:
                     visited.add(inflight)
+                else:
+                    visited.add_partial(t.params)
         sig = hash(tuple(space.items()))
         units = self._trial_cache.units
         id_of = {t.number: (*study_key, t._trial_id, sig) for t in trials if t.state.is_finished()}
@@ -252,6 +256,8 @@ class _PlanningSampler(BaseSampler):
         decision = self._decide(study, trial, hist)
         storage = study._storage
         storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, decision.phase)
+        if decision.arm is not None:
+            storage.set_trial_system_attr(trial._trial_id, ARM_KEY, decision.arm)
         if decision.plan is not None:
             internal = _to_internal(decision.plan, hist.space)
             storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
@@ -330,6 +336,17 @@ class _PlanningSampler(BaseSampler):
     ) -> None:
         with self._lock:
             self._plans.pop(trial._trial_id, None)
+
+
+def study_fingerprint(study: Study, trials: Sequence[FrozenTrial]) -> Any:
+    """Identity of a study for the per-trial caches.
+
+    Storage object, study id and the start time of its first trial: a deleted and re-created
+    study (SQLite reuses ids) or a recycled ``id()`` of a garbage-collected storage then gets
+    a new key, so cached facts of the old study are never read.
+    """
+    first = min(trials, key=lambda t: t.number).datetime_start if trials else None
+    return (id(study._storage), study._study_id, first)
 
 
 class _UnitCache:

@@ -15,10 +15,12 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_tba._base import (
+    ARM_KEY,
     PHASE_KEY,
     REASON_ATTR,
     Decision,
     History,
+    validate_float,
     validate_int,
 )
 from optuna_tba._blacklist import Blacklist
@@ -86,6 +88,9 @@ class TBAHybridSampler(TBASampler):
         tpe_kwargs: Keyword arguments for the inner :class:`~optuna.samplers.TPESampler`
             (Optuna's defaults otherwise, with ``n_startup_trials=0`` since phase 1 is the
             start-up).
+        p_anneal: Share of phase-2 trials that are annealing moves instead of TPE
+            proposals. Default None: adaptive, by Thompson sampling on which of the two
+            improved the best feasible value more often in this study.
         **kwargs: Phase-1 and shared options of :class:`~optuna_tba.TBASampler`
             (``n_startup_trials``, temperatures, ``screening``, ``blacklist_threshold``,
             ``blacklist_cooldown``, ``reevaluation``, ...).
@@ -119,9 +124,13 @@ class TBAHybridSampler(TBASampler):
         handoff_min_feasible: int = 3,
         handoff_min_failures: int = 2,
         tpe_kwargs: dict[str, Any] | None = None,
+        p_anneal: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(seed=seed, **kwargs)
+        if p_anneal is not None:
+            validate_float("p_anneal", p_anneal, 0.0, 1.0)
+        self._p_anneal = None if p_anneal is None else float(p_anneal)
         validate_int("expected_n_trials", expected_n_trials, 1, allow_none=True)
         validate_int("min_phase1_trials", min_phase1_trials, 0)
         validate_int("max_phase1_trials", max_phase1_trials, 1, allow_none=True)
@@ -151,8 +160,8 @@ class TBAHybridSampler(TBASampler):
             self._tpe = optuna.samplers.TPESampler(**kw)
         except TypeError as exc:
             raise ValueError(f"invalid tpe_kwargs: {exc}") from None
-        self._view_cache: dict[tuple[int, int], tuple[float, FrozenTrial]] = {}
-        self._view_violations: dict[tuple[int, int], float] = {}
+        self._view_cache: dict[Any, tuple[float, FrozenTrial]] = {}
+        self._view_violations: dict[Any, float] = {}
         self._contexts: dict[int, _Context] = {}
 
     # ------------------------------------------------------------------ state
@@ -218,6 +227,11 @@ class TBAHybridSampler(TBASampler):
             ).repair()
             if prop is not None:
                 return Decision("phase2", prop.plan, prop.reason, repair_of=prop.repair_of)
+        if self._choose_annealing(hist, trial):
+            decision = self._phase1(trial, hist, phase="phase2")
+            decision.reason = "annealing move in phase 2: " + decision.reason
+            decision.arm = "anneal"
+            return decision
         with self._lock:
             self._contexts[trial._trial_id] = _Context(hist.visited, blacklist, hist.space, [])
         text = f"TPE on the crash-aware view ({reason})"
@@ -227,7 +241,30 @@ class TBAHybridSampler(TBASampler):
                 "; search space exhausted: this trial repeats an evaluated configuration "
                 "(duplicate)"
             )
-        return Decision("phase2", None, text)
+        return Decision("phase2", None, text, arm="tpe")
+
+    def _choose_annealing(self, hist: History, trial: FrozenTrial) -> bool:
+        """Phase-2 portfolio: TPE or an annealing move.
+
+        With ``p_anneal`` set, a fixed share. With ``p_anneal=None`` (adaptive), Thompson
+        sampling over the two arms: each finished phase-2 trial of an arm counts as a success
+        when it improved the best feasible value at its time (trial-number order). TPE
+        starts with one extra prior success.
+        """
+        if self._p_anneal is not None:
+            return self._uniform(trial.number, 8) < self._p_anneal
+        stats = {"tpe": [2.0, 1.0], "anneal": [1.0, 1.0]}
+        best = math.inf
+        for t, r in zip(sorted(hist.trials, key=lambda t: t.number), hist.records):
+            improved = r.outcome is Outcome.FEASIBLE and r.value is not None and r.value < best
+            arm = t.system_attrs.get(ARM_KEY)
+            if arm in stats and r.outcome is not Outcome.RUNNING:
+                stats[arm][0 if improved else 1] += 1.0
+            if improved:
+                best = r.value  # type: ignore[assignment]
+        rng = self._rng(trial.number, salt=9)
+        draw = {a: rng.beta(s_, f_) for a, (s_, f_) in stats.items()}
+        return bool(draw["anneal"] > draw["tpe"])
 
     def _context(self, trial: FrozenTrial) -> _Context | None:
         with self._lock:

@@ -126,8 +126,15 @@ class VisitedSet:
 
     def __init__(self, configs: Iterable[Mapping[str, Any]] = ()) -> None:
         self._by_names: dict[tuple[str, ...], set[tuple[tuple[str, str], ...]]] = {}
+        self._partial: set[tuple[tuple[str, str], ...]] = set()
         for c in configs:
             self.add(c)
+
+    def add_partial(self, params: Mapping[str, Any]) -> None:
+        """Parameters suggested so far by a RUNNING trial with no stored plan: used only to
+        stop another trial from completing the very same parameter set."""
+        if params:
+            self._partial.add(config_key(params))
 
     def add(
         self, params: Mapping[str, Any], key: tuple[tuple[str, str], ...] | None = None
@@ -153,6 +160,8 @@ class VisitedSet:
         """True when ``partial`` (params suggested so far), completed with the values of
         single-valued parameters (which never reach a sampler), equals a visited config."""
         singles = singles or {}
+        if config_key(partial) in self._partial:
+            return True
         have = set(partial)
         for names, keys in self._by_names.items():
             extra = set(names) - have

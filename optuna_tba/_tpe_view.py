@@ -31,8 +31,8 @@ class CrashAwareStudyView:
     def __init__(
         self,
         study: Study,
-        cache: dict[tuple[int, int], tuple[float, FrozenTrial]],
-        violations: dict[tuple[int, int], float],
+        cache: dict[Any, tuple[float, FrozenTrial]],
+        violations: dict[Any, float],
     ):
         self._study = study
         self._cache = cache
@@ -49,7 +49,12 @@ class CrashAwareStudyView:
     ) -> list[FrozenTrial]:
         trials = self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache)
         crash_level = 1.0
-        study_id = getattr(self._study, "_study_id", 0)
+        first = min(trials, key=lambda t: t.number).datetime_start if trials else None
+        study_id = (
+            id(getattr(self._study, "_storage", None)),
+            getattr(self._study, "_study_id", 0),
+            first,
+        )
         for t in trials:
             if t.state == TrialState.COMPLETE:
                 key = (study_id, t._trial_id)
@@ -70,7 +75,7 @@ class CrashAwareStudyView:
                 out.append(t)
         return out
 
-    def _as_infeasible(self, study_id: int, t: FrozenTrial, level: float) -> FrozenTrial:
+    def _as_infeasible(self, study_id: Any, t: FrozenTrial, level: float) -> FrozenTrial:
         key = (study_id, t._trial_id)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == level:
