@@ -39,6 +39,7 @@ PHASE_KEY = "tba:phase"
 PLAN_KEY = "tba:plan"
 REEVAL_KEY = "tba:reevaluation_of"
 REPAIR_KEY = "tba:repair_of"
+INFLIGHT_KEY = "tba:inflight"
 ARM_KEY = "tba:arm"
 PHASE_ATTR = "tba_phase"
 REASON_ATTR = "tba_reason"
@@ -253,14 +254,24 @@ class _PlanningSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._check_single_objective(study)
         hist = self._history(study, trial)
-        decision = self._decide(study, trial, hist)
         storage = study._storage
+        for attempt in range(4):
+            decision = self._decide(study, trial, hist)
+            if decision.plan is not None:
+                internal = _to_internal(decision.plan, hist.space)
+                storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
+            if decision.plan is None or decision.reevaluation_of is not None or attempt == 3:
+                break
+            # Two workers may have planned at the same moment without seeing each other's
+            # plan: the trial with the larger number yields and plans again.
+            clash = conflicting_inflight(study, trial, decision.plan)
+            if clash is None:
+                break
+            hist.visited.add(clash)
         storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, decision.phase)
         if decision.arm is not None:
             storage.set_trial_system_attr(trial._trial_id, ARM_KEY, decision.arm)
         if decision.plan is not None:
-            internal = _to_internal(decision.plan, hist.space)
-            storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
             with self._lock:
                 self._plans[trial._trial_id] = decision.plan
         if decision.repair_of is not None:
@@ -401,13 +412,39 @@ _DECODERS: dict[str, Any] = {
 }
 
 
+def conflicting_inflight(
+    study: Study, trial: FrozenTrial, plan: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The in-flight configuration of a RUNNING trial numbered below ``trial`` that
+    ``plan`` would duplicate, if any (re-read from storage)."""
+    running = study._storage.get_all_trials(
+        study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
+    )
+    for t in running:
+        if t.number >= trial.number:
+            continue
+        inflight = _inflight_params(t)
+        if inflight and VisitedSet([inflight]).contains_plan(plan):
+            return inflight
+    return None
+
+
 def _inflight_params(t: FrozenTrial) -> dict[str, Any]:
-    """What a RUNNING trial will evaluate: its plan, or TPE's relative params, or nothing."""
+    """What a RUNNING trial will evaluate: its plan, TPE's relative params, or nothing."""
     stored = t.system_attrs.get(PLAN_KEY)
     if isinstance(stored, dict):
         plan = _from_internal(stored)
         plan.update(t.params)
         return plan
+    inflight = t.system_attrs.get(INFLIGHT_KEY)
+    if isinstance(inflight, str):
+        try:
+            params = json.loads(inflight)
+        except json.JSONDecodeError:
+            params = {}
+        if isinstance(params, dict) and params:
+            params.update(t.params)
+            return params
     chunks = []
     i = 0
     while (c := t.system_attrs.get(f"{_TPE_RELATIVE_PREFIX}{i}")) is not None:

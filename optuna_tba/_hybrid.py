@@ -16,10 +16,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_tba._base import (
     ARM_KEY,
+    INFLIGHT_KEY,
     PHASE_KEY,
     REASON_ATTR,
     Decision,
     History,
+    conflicting_inflight,
     validate_float,
     validate_int,
 )
@@ -35,8 +37,6 @@ from optuna_tba._space import (
 )
 from optuna_tba._tba import TBASampler
 from optuna_tba._tpe_view import CrashAwareStudyView
-
-INFLIGHT_KEY = "tba:inflight"
 
 
 @dataclasses.dataclass
@@ -298,17 +298,24 @@ class TBAHybridSampler(TBASampler):
         if not params:
             return params
         params = self._repair(trial, params, search_space, ctx)
-        study._storage.set_trial_system_attr(
-            trial._trial_id,
-            INFLIGHT_KEY,
-            json.dumps(
-                {
-                    k: v
-                    for k, v in params.items()
-                    if v is None or isinstance(v, (bool, int, float, str))
-                }
-            ),
-        )
+        for attempt in range(4):
+            study._storage.set_trial_system_attr(
+                trial._trial_id,
+                INFLIGHT_KEY,
+                json.dumps(
+                    {
+                        k: v
+                        for k, v in params.items()
+                        if v is None or isinstance(v, (bool, int, float, str))
+                    }
+                ),
+            )
+            clash = None if attempt == 3 else conflicting_inflight(study, trial, params)
+            if clash is None:
+                break
+            # Another worker proposed the same configuration at the same moment.
+            ctx.visited.add(clash)
+            params = self._repair(trial, params, search_space, ctx)
         return params
 
     def _repair(
