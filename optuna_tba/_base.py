@@ -10,6 +10,7 @@ attributes (``tba_phase``, ``tba_reason``), which optuna-dashboard shows.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import threading
 import zlib
@@ -76,7 +77,7 @@ class History:
                 out[n] = out.get(n, 0) + 1
         return out
 
-    @property
+    @functools.cached_property
     def finished(self) -> list[Record]:
         return [r for r in self.records if r.outcome is not Outcome.RUNNING]
 
@@ -152,11 +153,14 @@ class _PlanningSampler(BaseSampler):
 
     # ------------------------------------------------------------------ history
     def _history(self, study: Study, trial: FrozenTrial) -> History:
-        trials = [
-            t
-            for t in study._get_trials(deepcopy=False, use_cache=False)
-            if t.number != trial.number
-        ]
+        trials = sorted(
+            (
+                t
+                for t in study._get_trials(deepcopy=False, use_cache=False)
+                if t.number != trial.number
+            ),
+            key=lambda t: t.number,
+        )
         study_key = study_fingerprint(study, trials)
         recs = records(
             trials,
@@ -166,16 +170,9 @@ class _PlanningSampler(BaseSampler):
             lambda t: (*study_key, t._trial_id),
         )
         space = union_space(trials)
-        visited = VisitedSet()
-        keys = self._trial_cache.keys
-        for t, r in zip(sorted(trials, key=lambda t: t.number), recs):
-            if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED, Outcome.CRASH):
-                ck = (*study_key, t._trial_id)
-                key = keys.get(ck)
-                if key is None:
-                    key = keys[ck] = config_key(t.params)
-                visited.add(t.params, key)
-            elif r.outcome is Outcome.RUNNING:
+        visited = self._finished_visited(study_key, trials, recs)
+        for t, r in zip(trials, recs):
+            if r.outcome is Outcome.RUNNING:
                 inflight = _inflight_params(t)
                 if inflight:
                     visited.add(inflight)
@@ -183,8 +180,35 @@ class _PlanningSampler(BaseSampler):
                     visited.add_partial(t.params)
         sig = hash(tuple(space.items()))
         units = self._trial_cache.units
-        id_of = {t.number: (*study_key, t._trial_id, sig) for t in trials if t.state.is_finished()}
-        return History(trials, recs, space, visited, _UnitCache(units, id_of), study_key)
+        unit_cache = _UnitCache(
+            units,
+            lambda: {
+                t.number: (*study_key, t._trial_id, sig) for t in trials if t.state.is_finished()
+            },
+        )
+        return History(trials, recs, space, visited, unit_cache, study_key)
+
+    def _finished_visited(
+        self, study_key: Any, trials: Sequence[FrozenTrial], recs: Sequence[Record]
+    ) -> VisitedSet:
+        """Visited configurations of finished deterministic trials, built incrementally
+        (finished trials never change) and returned as a fresh copy."""
+        cached = self._trial_cache.visited.get(study_key)
+        if cached is None:
+            cached = (set[int](), VisitedSet())
+            self._trial_cache.visited[study_key] = cached
+        seen, base = cached
+        keys = self._trial_cache.keys
+        for t, r in zip(trials, recs):
+            if t._trial_id in seen or r.outcome not in _DETERMINISTIC:
+                continue
+            ck = (*study_key, t._trial_id)
+            key = keys.get(ck)
+            if key is None:
+                key = keys[ck] = config_key(t.params)
+            base.add(t.params, key)
+            seen.add(t._trial_id)
+        return base.copy()
 
     def _blacklist(self, hist: History, now: int) -> Blacklist:
         return Blacklist.from_records(
@@ -363,9 +387,16 @@ def study_fingerprint(study: Study, trials: Sequence[FrozenTrial]) -> Any:
 class _UnitCache:
     """Unit-cube vectors of finished trials for the current space, computed once."""
 
-    def __init__(self, store: dict[Any, Any], id_of: dict[int, Any]) -> None:
+    def __init__(self, store: dict[Any, Any], make_ids: Any) -> None:
         self._store = store
-        self._id_of = id_of
+        self._make_ids = make_ids
+        self._ids: dict[int, Any] | None = None
+
+    @property
+    def _id_of(self) -> dict[int, Any]:
+        if self._ids is None:
+            self._ids = self._make_ids()
+        return self._ids
 
     def get(self, number: int) -> Any:
         return self._store.get(self._id_of.get(number))
@@ -377,6 +408,7 @@ class _UnitCache:
 
 
 _MISSING = object()
+_DETERMINISTIC = (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED, Outcome.CRASH)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -29,6 +29,7 @@ from optuna_tba._outcomes import Outcome, Record
 from optuna_tba._space import config_key
 
 Item = tuple[str, str]  # (param name, value key)
+_RAN = (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED)
 
 
 def _vkey(value: Any) -> str:
@@ -51,7 +52,7 @@ class Blacklist:
         threshold: int,
         cooldown: int,
         now: int,
-        items_cache: dict[Any, list[Item]] | None = None,
+        items_cache: dict[Any, Any] | None = None,
         study_key: Any = None,
     ) -> Blacklist:
         """Compute the blacklist in force for a trial numbered ``now``.
@@ -72,13 +73,15 @@ class Blacklist:
                 hit = cache[key] = _items(r.params, cat)
             return hit
 
-        ok_singles: set[Item] = set()
-        ok_pairs: set[frozenset[Item]] = set()
+        # Items that ran successfully only grow with the history: kept per study and space.
+        ok_key = ("ok", study_key, sig)
+        seen, ok_singles, ok_pairs = cache.setdefault(ok_key, (set(), set(), set()))
         for r in recs:
-            if r.outcome.ran:
+            if r.outcome in _RAN and r.number not in seen:
                 items = items_of(r)
                 ok_singles.update(items)
                 ok_pairs.update(frozenset(p) for p in itertools.combinations(items, 2))
+                seen.add(r.number)
 
         count: dict[Any, int] = {}
         last: dict[Any, int] = {}

@@ -255,7 +255,7 @@ class TBAHybridSampler(TBASampler):
             return self._uniform(trial.number, 8) < self._p_anneal
         stats = {"tpe": [2.0, 1.0], "anneal": [1.0, 1.0]}
         best = math.inf
-        for t, r in zip(sorted(hist.trials, key=lambda t: t.number), hist.records):
+        for t, r in zip(hist.trials, hist.records):
             improved = r.outcome is Outcome.FEASIBLE and r.value is not None and r.value < best
             arm = t.system_attrs.get(ARM_KEY)
             if arm in stats and r.outcome is not Outcome.RUNNING:

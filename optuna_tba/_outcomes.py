@@ -183,6 +183,7 @@ class TrialCache:
         self.units: dict[tuple[int, int, int, int], Any] = {}
         self.static: dict[tuple[int, int, int], Any] = {}
         self.items: dict[Any, Any] = {}
+        self.visited: dict[Any, Any] = {}
 
     def constraints(self, study_key: tuple[int, int], t: FrozenTrial) -> dict[str, float]:
         if not t.state.is_finished():
@@ -207,19 +208,27 @@ def records(
     ``static`` (with ``key_of``) caches the scale-free part of finished trials.
     """
     cons_of = cons_of or constraints_of
-    scales = violation_scales(trials, cons_of)
-    out = []
+    bases = []
+    positives: dict[str, list[float]] = {}
+    use_cache = static is not None and key_of is not None
     for t in sorted(trials, key=lambda t: t.number):
-        key = (
-            key_of(t)
-            if (static is not None and key_of is not None and t.state.is_finished())
-            else None
-        )
-        base = static.get(key) if static is not None and key is not None else None
+        state = t.state
+        finished = state is not TrialState.RUNNING and state is not TrialState.WAITING
+        key = key_of(t) if use_cache and finished else None  # type: ignore[misc]
+        base = static.get(key) if key is not None else None  # type: ignore[union-attr]
         if base is None:
             base = _static_record(t, direction, cons_of)
-            if static is not None and key is not None:
-                static[key] = base
+            if key is not None:
+                static[key] = base  # type: ignore[index]
+        bases.append(base)
+        if base.outcome is Outcome.FEASIBLE or base.outcome is Outcome.INFEASIBLE:
+            for k, v in base.cons.items():
+                lst = positives.setdefault(k, [])
+                if v > 0 and math.isfinite(v):
+                    lst.append(v)
+    scales = {k: (float(np.median(v)) if v else 1.0) for k, v in positives.items()}
+    out = []
+    for base in bases:
         outcome, cons = base.outcome, base.cons
         if outcome is Outcome.INFEASIBLE:
             viol = max(total_violation(cons, scales), 1e-9)
@@ -228,7 +237,8 @@ def records(
         else:
             out.append(base.record)
             continue
-        out.append(dataclasses.replace(base.record, violation=viol))
+        rec = base.record
+        out.append(Record(rec.number, rec.params, outcome, rec.value, viol, rec.phase, rec.margin))
     return out
 
 

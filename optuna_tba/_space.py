@@ -28,7 +28,7 @@ Params = dict[str, Any]
 def union_space(trials: Iterable[FrozenTrial]) -> dict[str, BaseDistribution]:
     """Every parameter seen in ``trials`` with its most recent distribution (sorted names)."""
     space: dict[str, BaseDistribution] = {}
-    for t in sorted(trials, key=lambda t: t.number):
+    for t in trials:  # callers pass trials in number order
         space.update(t.distributions)
     return dict(sorted(space.items()))
 
@@ -129,6 +129,12 @@ class VisitedSet:
         self._partial: set[tuple[tuple[str, str], ...]] = set()
         for c in configs:
             self.add(c)
+
+    def copy(self) -> VisitedSet:
+        out = VisitedSet()
+        out._by_names = {k: set(v) for k, v in self._by_names.items()}
+        out._partial = set(self._partial)
+        return out
 
     def add_partial(self, params: Mapping[str, Any]) -> None:
         """Parameters suggested so far by a RUNNING trial with no stored plan: used only to
