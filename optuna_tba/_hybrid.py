@@ -96,22 +96,23 @@ class TBAHybridSampler(TBASampler):
             ``blacklist_cooldown``, ``reevaluation``, ...).
 
     Example:
-        .. code-block:: python
+        ```python
+        import optuna
+        from optuna_tba import TBAHybridSampler
 
-            import optuna
-            from optuna_tba import TBAHybridSampler
+        def objective(trial):
+            backend = trial.suggest_categorical("backend", ["a", "b", "c"])
+            batch = trial.suggest_int("batch", 1, 64, log=True)
+            if backend == "c" and batch > 8:
+                raise MemoryError("out of memory")  # a crash: the trial becomes FAIL
+            latency = batch * (2.0 if backend == "a" else 1.0)
+            trial.set_constraint("latency", latency / 40 - 1)  # feasible when <= 0
+            return -batch
 
-            def objective(trial):
-                backend = trial.suggest_categorical("backend", ["a", "b", "c"])
-                batch = trial.suggest_int("batch", 1, 64, log=True)
-                if backend == "c" and batch > 8:
-                    raise MemoryError("out of memory")  # a crash: the trial becomes FAIL
-                latency = batch * (2.0 if backend == "a" else 1.0)
-                trial.set_constraint("latency", latency / 40 - 1)  # feasible when <= 0
-                return -batch
+        study = optuna.create_study(sampler=TBAHybridSampler(seed=0, expected_n_trials=30))
+        study.optimize(objective, n_trials=30, catch=(MemoryError,))
+        ```
 
-            study = optuna.create_study(sampler=TBAHybridSampler(seed=0, expected_n_trials=30))
-            study.optimize(objective, n_trials=30, catch=(MemoryError,))
     """
 
     def __init__(

@@ -62,15 +62,16 @@ def mark_transient(trial: optuna.Trial) -> None:
     configuration: it may be proposed again and it does not count toward blacklists.
 
     Example:
-        .. code-block:: python
+        ```python
+        def objective(trial):
+            x = trial.suggest_float("x", 0, 1)
+            try:
+                return measure(x)
+            except ConnectionError:
+                optuna_tba.mark_transient(trial)
+                raise
+        ```
 
-            def objective(trial):
-                x = trial.suggest_float("x", 0, 1)
-                try:
-                    return measure(x)
-                except ConnectionError:
-                    optuna_tba.mark_transient(trial)
-                    raise
     """
     trial.set_user_attr(TRANSIENT_ATTR, True)
 

@@ -42,19 +42,20 @@ class TBASampler(_PlanningSampler):
             duplicates proposed. Default 0 (off).
 
     Example:
-        .. code-block:: python
+        ```python
+        import optuna
+        from optuna_tba import TBASampler
 
-            import optuna
-            from optuna_tba import TBASampler
+        def objective(trial):
+            x = trial.suggest_float("x", -5, 5)
+            if x > 3:
+                raise RuntimeError("crash")
+            return x**2
 
-            def objective(trial):
-                x = trial.suggest_float("x", -5, 5)
-                if x > 3:
-                    raise RuntimeError("crash")
-                return x**2
+        study = optuna.create_study(sampler=TBASampler(seed=0))
+        study.optimize(objective, n_trials=20, catch=(RuntimeError,))
+        ```
 
-            study = optuna.create_study(sampler=TBASampler(seed=0))
-            study.optimize(objective, n_trials=20, catch=(RuntimeError,))
     """
 
     def __init__(
