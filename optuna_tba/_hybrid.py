@@ -335,7 +335,9 @@ class TBAHybridSampler(TBASampler):
                     ctx.notes.append(f"{name}={fixed[name]!r} is blacklisted")
                     fixed[name] = sequence_choice(allowed, rng)
         singles = {k: v for k, v in single_values(ctx.space).items() if k not in fixed}
-        if ctx.visited.contains_plan({**singles, **fixed}):
+        if ctx.visited.contains_plan({**singles, **fixed}) or ctx.visited.prefix_exhausted(
+            fixed, ctx.space
+        ):
             fixed = self._nearest_unvisited(fixed, space, ctx, rng, singles)
         return fixed
 
@@ -364,7 +366,9 @@ class TBAHybridSampler(TBASampler):
                         cand[n] = sequence_choice(options, rng)
                 else:
                     cand[n] = neighbour_value(dist, n, cand[n], scale, rng)
-            if not ctx.visited.contains_plan({**singles, **cand}):
+            if not ctx.visited.contains_plan(
+                {**singles, **cand}
+            ) and not ctx.visited.prefix_exhausted(cand, ctx.space):
                 ctx.notes.append(
                     "TPE proposed a visited configuration; moved to the nearest unvisited one"
                 )

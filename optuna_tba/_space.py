@@ -160,6 +160,26 @@ class VisitedSet:
                 return True
         return False
 
+    def prefix_exhausted(
+        self, plan: Mapping[str, Any], space: Mapping[str, BaseDistribution]
+    ) -> bool:
+        """True when every completion of ``plan`` by the (finite) parameters it lacks has
+        been visited: e.g. TPE fixed the parameters of its relative space and every value of
+        a conditional parameter sampled later was already tried with them."""
+        have = set(plan)
+        plan_key = dict(config_key(plan))
+        for names, keys in self._by_names.items():
+            extra = [n for n in names if n not in have]
+            if not extra or not have <= set(names) or any(n not in space for n in extra):
+                continue
+            total = math.prod(n_values(space[n]) for n in extra)
+            if not math.isfinite(total):
+                continue
+            count = sum(1 for key in keys if all(plan_key.get(n) == v for n, v in key if n in have))
+            if count >= total:
+                return True
+        return False
+
     def completes_to_visited(
         self, partial: Mapping[str, Any], singles: Mapping[str, Any] | None = None
     ) -> bool:
