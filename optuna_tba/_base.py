@@ -304,6 +304,9 @@ class _PlanningSampler(BaseSampler):
             storage.set_trial_system_attr(trial._trial_id, REEVAL_KEY, decision.reevaluation_of)
         storage.set_trial_user_attr(trial._trial_id, PHASE_ATTR, decision.phase)
         storage.set_trial_user_attr(trial._trial_id, REASON_ATTR, decision.reason)
+        # ``trial`` is the Trial's cached copy: the objective then sees both attributes too.
+        trial.user_attrs[PHASE_ATTR] = decision.phase
+        trial.user_attrs[REASON_ATTR] = decision.reason
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
