@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -456,6 +455,3 @@ class _LazyRng:
         if self._rng is None:
             self._rng = self._make()
         return getattr(self._rng, name)
-
-
-_ = (math, threading)
