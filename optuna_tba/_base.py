@@ -67,6 +67,7 @@ class History:
     visited: VisitedSet
     unit_cache: Any = None
     study_key: Any = None
+    blacklists: dict[int, Blacklist] = dataclasses.field(default_factory=dict)
 
     def repairs(self) -> dict[int, int]:
         """How many repair moves each infeasible trial has already received."""
@@ -211,15 +212,19 @@ class _PlanningSampler(BaseSampler):
         return base.copy()
 
     def _blacklist(self, hist: History, now: int) -> Blacklist:
-        return Blacklist.from_records(
-            hist.finished,
-            hist.space,
-            threshold=self._blacklist_threshold,
-            cooldown=self._blacklist_cooldown,
-            now=now,
-            items_cache=self._trial_cache.items,
-            study_key=hist.study_key,
-        )
+        """The blacklist in force for trial ``now``, computed once per history."""
+        cached = hist.blacklists.get(now)
+        if cached is None:
+            cached = hist.blacklists[now] = Blacklist.from_records(
+                hist.finished,
+                hist.space,
+                threshold=self._blacklist_threshold,
+                cooldown=self._blacklist_cooldown,
+                now=now,
+                items_cache=self._trial_cache.items,
+                study_key=hist.study_key,
+            )
+        return cached
 
     def _maybe_reevaluate(self, hist: History, trial: FrozenTrial) -> Decision | None:
         """Opt-in: re-run a promising feasible configuration (an intentional duplicate).
