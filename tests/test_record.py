@@ -32,6 +32,7 @@ from deploybench.tables import (
     run_workers,
     sweep_order,
 )
+from deploybench.tables._recorder import parse_priority
 from deploybench.tables._fake import SLEEP_ENV, fake_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +75,55 @@ def test_sweep_order_is_repeat_major() -> None:
     assert not {(c.key(), r) for c, r in rest} & done
     with pytest.raises(ValueError, match="repeats"):
         sweep_order(configs, 0)
+
+
+def test_priority_moves_matching_configs_first_with_all_their_repeats() -> None:
+    configs = SMALL_GRID.configs()
+    first = parse_priority(["batch_size=1,2", "model=mobilenet_v2"])
+    assert first is not None
+    order = sweep_order(configs, 3, first=first)
+    assert sorted(order, key=lambda p: (p[0].key(), p[1])) == sorted(
+        sweep_order(configs, 3), key=lambda p: (p[0].key(), p[1]))
+    head = [(c.model, c.batch_size, r) for c, r in order[:6]]
+    assert {m for m, _, _ in head} == {"mobilenet_v2"}
+    assert {b for _, b, _ in head} == {1, 2}
+    assert [r for *_, r in head] == [0, 0, 1, 1, 2, 2]  # still repeat-major within
+    assert not any(first(c) for c, _ in order[6:])
+    assert parse_priority([]) is None
+    with pytest.raises(ValueError, match="unknown configuration field"):
+        parse_priority(["colour=red"])
+    with pytest.raises(ValueError, match="FIELD=V1,V2"):
+        parse_priority(["model"])
+
+
+def test_cli_priority_records_the_focus_first(tmp_path: Path) -> None:
+    out = tmp_path / "rec.jsonl"
+    argv = ["record", "--out", str(out), "--profiler", FAKE, "--no-progress", "--repeats", "2",
+            "--first", "batch_size=4", *SMALL]
+    assert main([*argv, "--max-rows", "4"]) == 0
+    rows = rows_of(out)
+    assert [int(DeployConfig.from_dict(r["result"]["config"]).batch_size)  # type: ignore[index]
+            for r in rows] == [4, 4, 4, 4]
+    assert sorted(int(r["repeat"]) for r in rows) == [0, 0, 1, 1]  # type: ignore[call-overload]
+    assert main(argv) == 0  # the same command (same grid) resumes to completion
+    assert len(rows_of(out)) == 12
+
+
+def test_rows_carry_the_load_of_other_processes(tmp_path: Path) -> None:
+    def slow(config: DeployConfig, settings: ProfileSettings) -> ProfileResult:
+        time.sleep(0.1)  # /proc/stat counts in 10 ms ticks: give the meter a real interval
+        return fake_profile(config, settings)
+
+    contents = record(tmp_path / "r.jsonl", SMALL_GRID, ProfileSettings(passes=5), 1,
+                      slow, progress=False, max_rows=2)
+    loads = [r.result.provenance.get("other_load_cores") for r in contents.rows]
+    table = contents.to_table()
+    stored = [rep.other_load_cores for rec in table.records.values() for rep in rec.repeats]
+    if Path("/proc/stat").exists():
+        assert all(isinstance(v, float) and v >= 0 for v in loads)
+        assert sorted(stored) == sorted(loads)  # type: ignore[type-var]
+    else:
+        assert loads == [None, None] and stored == [None, None]
 
 
 def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -177,6 +227,7 @@ def test_resume_with_other_settings_is_a_user_error(tmp_path: Path,
         (["record"], "--out"),
         (["record", "--storage", "x.log"], "--study-name"),
         (["record", "--out", "x.jsonl", "--profiler", "nomodule_xyz:f"], "cannot import"),
+        (["record", "--out", "x.jsonl", "--first", "colour=red"], "unknown configuration field"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], match: str, tmp_path: Path,

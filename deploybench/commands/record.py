@@ -24,6 +24,7 @@ from deploybench.tables._format import TableFormatError, load_table, save_table
 from deploybench.tables._recorder import (
     DEFAULT_PROFILER,
     default_provenance,
+    parse_priority,
     record,
     resolve_profiler,
 )
@@ -52,6 +53,10 @@ def register(subparsers: Any) -> None:
     g.add_argument("--threads", nargs="+", type=int, default=list(_space.THREADS),
                    help="thread counts for pytorch_eager/onnxruntime (torch_compile: none)")
     g.add_argument("--repeats", type=int, default=3, help="repeats per configuration")
+    g.add_argument("--first", nargs="+", metavar="FIELD=V1,V2", default=[],
+                   help="measure every repeat of the matching configurations before the "
+                   "rest, e.g. --first batch_size=1,2,4 model=mobilenet_v2,resnet18 "
+                   "(the grid, and so the resumable file, stay the same)")
     s = p.add_argument_group("measurement settings")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     s.add_argument("--warmup", type=int, default=DEFAULT_WARMUP)
@@ -157,7 +162,8 @@ def _distributed(args: argparse.Namespace, settings: ProfileSettings) -> int:
     try:
         if not args.no_enqueue:
             n = prepare_study(args.storage, args.study_name, _grid(args), settings, args.repeats,
-                              default_provenance(args.note, args.profiler))
+                              default_provenance(args.note, args.profiler),
+                              first=parse_priority(args.first))
             print(f"enqueued {n} measurements in study {args.study_name!r}")
         failed = 0
         if args.workers > 0:
@@ -198,12 +204,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give --out RECORDING.jsonl (or --storage URL --study-name NAME)")
     grid = _grid(args)
     try:
+        first = parse_priority(args.first)
         profile_fn = resolve_profiler(args.profiler)
         contents = record(
             args.out, grid, settings, args.repeats, profile_fn,
             provenance=default_provenance(args.note, args.profiler),
             compact_to=args.compact_to, compact_every=args.compact_every,
-            progress=not args.no_progress, max_rows=args.max_rows,
+            progress=not args.no_progress, max_rows=args.max_rows, first=first,
         )
     except (TableFormatError, ValueError) as exc:
         raise UserError(str(exc)) from None

@@ -16,7 +16,7 @@ ever measured twice).
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import optuna
@@ -70,8 +70,12 @@ def prepare_study(
     settings: ProfileSettings,
     repeats: int,
     provenance: Mapping[str, Any],
+    first: Callable[[DeployConfig], bool] | None = None,
 ) -> int:
     """Create (or load) the study and enqueue every missing (config, repeat) pair.
+
+    Trials are enqueued (and so run) in :func:`sweep_order`; ``first`` moves the
+    matching configurations to the front.
 
     Pairs already WAITING, RUNNING or COMPLETE are not enqueued again, so calling
     this twice is harmless (run it from one place, not concurrently from several).
@@ -103,7 +107,7 @@ def prepare_study(
         for t in study.get_trials(deepcopy=False, states=live)
         if "config_key" in t.user_attrs
     }
-    todo = sweep_order(grid.configs(), repeats, done)
+    todo = sweep_order(grid.configs(), repeats, done, first=first)
     for config, repeat in todo:
         study.enqueue_trial(
             {},

@@ -83,6 +83,7 @@ class RepeatSummary:
     passes_timed: int = 0
     wall_s: float | None = None
     recorded_at: str | None = None
+    other_load_cores: float | None = None
 
     @classmethod
     def from_result(
@@ -95,6 +96,8 @@ class RepeatSummary:
             kwargs["crash_message"] = msg[:_MAX_MESSAGE] + "..."
         kwargs["aborted_early"] = bool(kwargs.get("aborted_early"))
         kwargs["passes_timed"] = int(kwargs.get("passes_timed") or 0)
+        load = (result.provenance or {}).get("other_load_cores")
+        kwargs["other_load_cores"] = None if load is None else float(load)
         return cls(repeat=int(repeat), recorded_at=recorded_at, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
 from deploybench.tables._format import save_table
+from deploybench.tables._load import LoadMeter
 from deploybench.tables._recording import RecordingContents, RecordingWriter, make_header
 from deploybench.tables._space import Grid
 
@@ -101,6 +102,7 @@ def sweep_order(
     repeats: int,
     done: Iterable[tuple[str, int]] = (),
     order_seed: int | None = 0,
+    first: Callable[[DeployConfig], bool] | None = None,
 ) -> list[tuple[DeployConfig, int]]:
     """The (config, repeat) pairs still to measure, repeat-major.
 
@@ -110,6 +112,8 @@ def sweep_order(
         done: Pairs ``(config.key(), repeat)`` already recorded (skipped).
         order_seed: Seed of the permutation of ``configs`` used within every repeat
             (the same permutation for all repeats); None keeps the grid order.
+        first: Optional predicate; the pairs of matching configurations (all their
+            repeats, still repeat-major) come before all other pairs.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -118,12 +122,58 @@ def sweep_order(
         perm = np.random.default_rng(order_seed).permutation(len(ordered))
         ordered = [ordered[int(i)] for i in perm]
     skip = set(done)
-    return [(c, r) for r in range(repeats) for c in ordered if (c.key(), r) not in skip]
+    pairs = [(c, r) for r in range(repeats) for c in ordered if (c.key(), r) not in skip]
+    if first is None:
+        return pairs
+    # Stable partition: every repeat of the prioritised configurations, then the rest.
+    return [p for p in pairs if first(p[0])] + [p for p in pairs if not first(p[0])]
+
+
+def parse_priority(items: Sequence[str]) -> Callable[[DeployConfig], bool] | None:
+    """Parse ``FIELD=V1,V2`` items into a predicate (all items must match).
+
+    Fields are :class:`DeployConfig` fields (``model``, ``backend``, ``precision``,
+    ``batch_size``, ``threads``). Values are compared as text, so ``batch_size=1,2``
+    works.
+
+    Raises:
+        ValueError: Malformed item or unknown field.
+    """
+    if not items:
+        return None
+    fields = set(DeployConfig.__dataclass_fields__)
+    wanted: dict[str, set[str]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not values:
+            raise ValueError(f"priority must look like FIELD=V1,V2, got {item!r}")
+        if name not in fields:
+            raise ValueError(f"unknown configuration field {name!r}; choose from "
+                             f"{sorted(fields)}")
+        wanted.setdefault(name, set()).update(v.strip() for v in values.split(","))
+
+    def matches(config: DeployConfig) -> bool:
+        d = config.to_dict()
+        return all(str(d.get(k)) in vs for k, vs in wanted.items())
+
+    return matches
 
 
 def safe_profile(profile_fn: ProfileFn, config: DeployConfig,
                  settings: ProfileSettings) -> ProfileResult:
-    """Call the profiler; an exception becomes a crash row (crashes are data)."""
+    """Call the profiler; an exception becomes a crash row (crashes are data).
+
+    The result's provenance gets ``other_load_cores`` (see
+    :mod:`deploybench.tables._load`): how busy the rest of the machine was meanwhile.
+    """
+    meter = LoadMeter().start()
+    result = _call_profiler(profile_fn, config, settings)
+    result.provenance["other_load_cores"] = meter.other_load_cores()
+    return result
+
+
+def _call_profiler(profile_fn: ProfileFn, config: DeployConfig,
+                   settings: ProfileSettings) -> ProfileResult:
     try:
         result = profile_fn(config, settings)
     except (KeyboardInterrupt, SystemExit):
@@ -152,6 +202,7 @@ def record(
     compact_every: int = 20,
     progress: bool = True,
     max_rows: int | None = None,
+    first: Callable[[DeployConfig], bool] | None = None,
 ) -> RecordingContents:
     """Record (or resume recording) ``grid`` x ``repeats`` into ``path``.
 
@@ -168,6 +219,8 @@ def record(
         compact_every: Rows between compactions (>= 1).
         progress: Show a tqdm bar with ETA.
         max_rows: Stop after this many new rows (None: until done).
+        first: Optional predicate; matching configurations get all their repeats
+            before any other configuration is measured (see :func:`sweep_order`).
 
     Returns:
         The recording contents after the sweep.
@@ -177,7 +230,7 @@ def record(
     header = make_header(grid, settings.to_dict(), provenance or default_provenance())
     writer = RecordingWriter(path, header)
     try:
-        todo = sweep_order(grid.configs(), repeats, writer.contents.done())
+        todo = sweep_order(grid.configs(), repeats, writer.contents.done(), first=first)
         if max_rows is not None:
             todo = todo[: max(0, max_rows)]
         bar = tqdm(todo, desc=f"record {Path(path).name}", unit="eval", disable=not progress,
