@@ -1,8 +1,18 @@
 """Measure what ``optuna_tba.recommend`` buys over "best observed feasible trial".
 
-At an equal total budget of ``--budget`` evaluations per run, on the noisy-constraint
-problem ``deploybench.problems.noisy.NoisyBoundaryProblem`` (exact feasibility
-probabilities known), we compare these strategies:
+At an equal total budget of ``--budget`` evaluations per run, on a problem whose true
+feasibility probabilities are known, we compare these strategies. Problems:
+
+* ``noisy_boundary`` (default): ``deploybench.problems.noisy.NoisyBoundaryProblem``,
+  exact feasibility probabilities in closed form;
+* ``replay:<table>:<scenario>``: a recorded table replayed with its measurement noise
+  (each evaluation draws one recorded repeat); a configuration's true feasibility
+  probability is the fraction of its recorded repeats that meet the limits, and the
+  oracle is the best configuration feasible in >= 90 % of them
+  (``feasible_fraction=0.9`` unless ``--problem-kwargs`` says otherwise). Restrict the
+  space with ``--problem-kwargs '{"subgrid": {...}}'``.
+
+Strategies:
 
 * ``best_observed``: run the sampler for the whole budget; answer the best COMPLETE
   trial whose constraints were met on its (single) evaluation.
@@ -29,6 +39,8 @@ left out of the value averages (the count is printed).
 Usage::
 
     python examples/recommend_benefit.py --seeds 20 --budget 60 --json out.json
+    python examples/recommend_benefit.py --problem replay:cpu-2core:edge_tight \
+        --problem-kwargs '{"subgrid": {"batch_sizes": [1, 2, 4]}}' --budget 30
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from deploybench.problems.noisy import NoisyBoundaryProblem
+from deploybench.problems import Problem, ProblemCrash, get_problem
 from deploybench.samplers import SamplerSpecError, resolve_sampler
 from optuna_tba._recommend import collect_evidence, recommend
 
@@ -55,12 +67,18 @@ def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
     )
 
 
+def _sign(study: optuna.Study) -> float:
+    """+1 for minimisation, -1 for maximisation (so that lower ``sign * value`` is better)."""
+    return 1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
+
+
 def best_observed(study: optuna.Study) -> Answer:
     """Best COMPLETE trial whose constraints were met (what users usually report)."""
     feas = [t for t in study.trials if _feasible(t) and t.value is not None]
     if not feas:
         return None, "no_feasible_observation"
-    best = min(feas, key=lambda t: float(t.value))  # type: ignore[arg-type]
+    sign = _sign(study)
+    best = min(feas, key=lambda t: sign * float(t.value))  # type: ignore[arg-type]
     return dict(best.params), "observed"
 
 
@@ -72,11 +90,12 @@ def _recommend_answer(study: optuna.Study) -> Answer:
 def top_k_configs(study: optuna.Study, k: int) -> list[dict[str, Any]]:
     """The ``k`` best distinct configurations among observed-feasible trials."""
     seen: dict[str, tuple[float, dict[str, Any]]] = {}
+    sign = _sign(study)
     for t in study.trials:
         if _feasible(t) and t.value is not None:
             key = json.dumps(t.params, sort_keys=True)
-            if key not in seen or float(t.value) < seen[key][0]:
-                seen[key] = (float(t.value), dict(t.params))
+            if key not in seen or sign * float(t.value) < seen[key][0]:
+                seen[key] = (sign * float(t.value), dict(t.params))
     return [p for _, p in sorted(seen.values(), key=lambda vp: vp[0])[:k]]
 
 
@@ -90,7 +109,8 @@ def next_verification(study: optuna.Study, reject_below: float = 0.1) -> dict[st
     """
     evidence = [e for e in collect_evidence(study, confidence=0.9)
                 if e.n_feasible > 0 and e.value is not None]
-    evidence.sort(key=lambda e: float(e.value))  # type: ignore[arg-type]
+    sign = _sign(study)
+    evidence.sort(key=lambda e: sign * float(e.value))  # type: ignore[arg-type]
     for e in evidence:
         if e.lower_bound >= 0.9:  # certified: nothing better is left to verify
             return None
@@ -103,45 +123,58 @@ def _make_sampler(name: str, seed: int, **kwargs: Any) -> optuna.samplers.BaseSa
     return resolve_sampler(name).build(seed, **kwargs)
 
 
-def _study(sampler: optuna.samplers.BaseSampler) -> optuna.Study:
-    return optuna.create_study(direction="minimize", sampler=sampler)
+def build_problem(name: str, kwargs: dict[str, Any], seed: int) -> Problem:
+    """The benchmark problem for one seed (seeds its evaluation noise)."""
+    return get_problem(name, **{**kwargs, "seed": seed})
+
+
+def _study(sampler: optuna.samplers.BaseSampler, problem: Problem) -> optuna.Study:
+    return optuna.create_study(direction=problem.direction, sampler=sampler)
+
+
+def _optimize(study: optuna.Study, problem: Problem, n_trials: int) -> None:
+    study.optimize(problem, n_trials=n_trials, catch=(ProblemCrash,))
 
 
 def run_one(sampler_name: str, seed: int, budget: int, reeval: int, top_k: int,
-            noise: float) -> dict[str, Answer]:
+            problem_name: str, problem_kwargs: dict[str, Any]) -> dict[str, Answer]:
     """All strategies for one (sampler, seed); each gets exactly ``budget`` evaluations."""
     answers: dict[str, Answer] = {}
-    plain = _study(_make_sampler(sampler_name, seed))
-    plain.optimize(NoisyBoundaryProblem(noise=noise, seed=seed), n_trials=budget)
+
+    def fresh() -> tuple[optuna.Study, Problem]:
+        problem = build_problem(problem_name, problem_kwargs, seed)
+        return _study(_make_sampler(sampler_name, seed), problem), problem
+
+    plain, problem = fresh()
+    _optimize(plain, problem, budget)
     answers["best_observed"] = best_observed(plain)
     answers["recommend"] = _recommend_answer(plain)
 
-    study = _study(_make_sampler(sampler_name, seed))
-    problem = NoisyBoundaryProblem(noise=noise, seed=seed)
-    study.optimize(problem, n_trials=budget - reeval)
+    study, problem = fresh()
+    _optimize(study, problem, budget - reeval)
     targets = top_k_configs(study, top_k)
     if targets:
         for i in range(reeval):
             study.enqueue_trial(targets[i % len(targets)])
-    study.optimize(problem, n_trials=reeval)  # random/sampler trials when nothing to re-run
+    _optimize(study, problem, reeval)  # random/sampler trials when nothing to re-run
     assert len(study.trials) == budget
     answers["topk_reeval"] = _recommend_answer(study)
 
-    study = _study(_make_sampler(sampler_name, seed))
-    problem = NoisyBoundaryProblem(noise=noise, seed=seed)
-    study.optimize(problem, n_trials=budget - reeval)
+    study, problem = fresh()
+    _optimize(study, problem, budget - reeval)
     for _ in range(reeval):
         target = next_verification(study)
         if target is not None:
             study.enqueue_trial(target)
-        study.optimize(problem, n_trials=1)  # a sampler trial when nothing needs verifying
+        _optimize(study, problem, 1)  # a sampler trial when nothing needs verifying
     assert len(study.trials) == budget
     answers["sequential_reeval"] = _recommend_answer(study)
 
     if sampler_name == "tba_hybrid" and _has_reevaluation():
         frac = min(0.5, reeval / budget)
-        study = _study(_make_sampler(sampler_name, seed, reevaluation=frac))
-        study.optimize(NoisyBoundaryProblem(noise=noise, seed=seed), n_trials=budget)
+        problem = build_problem(problem_name, problem_kwargs, seed)
+        study = _study(_make_sampler(sampler_name, seed, reevaluation=frac), problem)
+        _optimize(study, problem, budget)
         answers["sampler_reeval"] = _recommend_answer(study)
     return answers
 
@@ -158,39 +191,52 @@ def _has_reevaluation() -> bool:
     return True
 
 
-def score(problem: NoisyBoundaryProblem, answers: list[Answer]) -> dict[str, Any]:
-    """Aggregate answers of one strategy over seeds."""
+def _true_phi(problem: Any, params: dict[str, Any] | None) -> float:
+    """True feasibility probability of an answer (0 for no answer or an unknown config)."""
+    if params is None:
+        return 0.0
+    phi = problem.feasibility_probability(params)
+    return 0.0 if phi is None else float(phi)
+
+
+def score(problem: Any, answers: list[Answer], confidence: float = 0.9) -> dict[str, Any]:
+    """Aggregate answers of one strategy over seeds.
+
+    ``problem`` must offer ``feasibility_probability(params)``, ``truth(params)`` and
+    ``oracle()`` (the best true value among configurations with probability >=
+    ``confidence``). Regret is oriented so that 0 is the oracle and larger is worse.
+    """
+    sign = 1.0 if problem.direction == "minimize" else -1.0
+    oracle = float(problem.oracle())
     probs: list[float] = []
     truths: list[float] = []
     statuses: dict[str, int] = {}
-    oracle_params = problem.oracle_params()
-    hits = sum(params == oracle_params for params, _ in answers)
+    hits = 0
+    per_run = []
     for params, status in answers:
         statuses[status] = statuses.get(status, 0) + 1
-        if params is None:
-            probs.append(0.0)
-            continue
-        probs.append(problem.feasibility_probability(params))
-        truths.append(problem.truth(params))
+        phi = _true_phi(problem, params)
+        value = None if params is None else problem.truth(params)
+        probs.append(phi)
+        if value is not None:
+            truths.append(float(value))
+            hits += int(phi >= confidence and abs(float(value) - oracle) <= 1e-9 * max(
+                1.0, abs(oracle)))
+        per_run.append({"params": params, "status": status, "true_phi": phi,
+                        "true_value": value})
     p = np.asarray(probs)
     t = np.asarray(truths, dtype=float)
-    oracle = problem.oracle()
     return {
         "runs": len(answers),
-        "reliable_fraction": float(np.mean(p >= 0.9)),
+        "reliable_fraction": float(np.mean(p >= confidence)),
         "mean_true_feasibility": float(p.mean()),
         "oracle_hit_fraction": hits / len(answers),
         "answered": int(t.size),
         "true_value_mean": float(t.mean()) if t.size else None,
         "true_value_sd": float(t.std(ddof=1)) if t.size > 1 else None,
-        "regret_mean": float((t - oracle).mean()) if t.size else None,
+        "regret_mean": float((sign * (t - oracle)).mean()) if t.size else None,
         "statuses": statuses,
-        "per_run": [
-            {"params": params, "status": status,
-             "true_phi": None if params is None else problem.feasibility_probability(params),
-             "true_value": None if params is None else problem.truth(params)}
-            for params, status in answers
-        ],
+        "per_run": per_run,
     }
 
 
@@ -200,7 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=60)
     parser.add_argument("--reeval-fraction", type=float, default=0.3)
     parser.add_argument("--top-k", type=int, default=3)
-    parser.add_argument("--noise", type=float, default=0.08)
+    parser.add_argument("--noise", type=float, default=0.08,
+                        help="noise of noisy_boundary (ignored for other problems)")
+    parser.add_argument("--problem", default="noisy_boundary",
+                        help="noisy_boundary or replay:<table>:<scenario>")
+    parser.add_argument("--problem-kwargs", default="{}", metavar="JSON",
+                        help="keyword arguments of the problem, e.g. "
+                        '\'{"subgrid": {"batch_sizes": [1, 2, 4]}}\'')
     parser.add_argument("--samplers", default="random,tpe,tba_hybrid",
                         help="comma-separated sampler names (unavailable ones are skipped)")
     parser.add_argument("--json", default=None, help="write the results here")
@@ -209,13 +261,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --seeds >= 1, --budget >= 10, --top-k >= 1")
     if not 0.0 <= args.reeval_fraction < 1.0:
         parser.error("--reeval-fraction must be in [0, 1)")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: replayed crashes are expected and would each log a traceback at WARNING.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     reeval = round(args.reeval_fraction * args.budget)
-    problem = NoisyBoundaryProblem(noise=args.noise)
-    print(f"noisy_boundary: noise={args.noise}, oracle={problem.oracle():.3f} at "
-          f"{problem.oracle_params()}, budget={args.budget}, re-evaluations={reeval} "
-          f"(top-{args.top_k}), seeds={args.seeds}")
-    results: dict[str, Any] = {"settings": vars(args), "oracle": problem.oracle(),
+    try:
+        problem_kwargs = json.loads(args.problem_kwargs)
+        if not isinstance(problem_kwargs, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        parser.error(f"--problem-kwargs must be a JSON object: {exc}")
+    if args.problem == "noisy_boundary":
+        problem_kwargs.setdefault("noise", args.noise)
+    elif args.problem.startswith("replay:"):
+        problem_kwargs.setdefault("feasible_fraction", 0.9)  # oracle: phi >= 0.9
+    try:
+        problem = build_problem(args.problem, problem_kwargs, 0)
+        oracle = problem.oracle()  # type: ignore[attr-defined]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        parser.error(f"cannot use problem {args.problem!r}: {exc}")
+    print(f"{args.problem} {problem_kwargs}: oracle={oracle:.4g}, budget={args.budget}, "
+          f"re-evaluations={reeval} (top-{args.top_k}), seeds={args.seeds}")
+    results: dict[str, Any] = {"settings": vars(args), "problem_kwargs": problem_kwargs,
+                               "oracle": oracle,
                                "reeval_trials": reeval, "samplers": {}}
     for name in [s.strip() for s in args.samplers.split(",") if s.strip()]:
         try:
@@ -227,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         per_strategy: dict[str, list[Answer]] = {}
         for seed in range(args.seeds):
             for strat, ans in run_one(name, seed, args.budget, reeval, args.top_k,
-                                      args.noise).items():
+                                      args.problem, problem_kwargs).items():
                 per_strategy.setdefault(strat, []).append(ans)
         scored = {s: score(problem, a) for s, a in per_strategy.items()}
         results["samplers"][name] = scored

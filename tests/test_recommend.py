@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 import math
 import subprocess
 import sys
@@ -192,3 +193,36 @@ def test_benefit_script_smoke(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.exists() and "recommend" in result.stdout
+
+
+def test_benefit_script_on_a_replay_table(tmp_path: Path) -> None:
+    out = tmp_path / "benefit.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "recommend_benefit.py"), "--seeds", "2",
+         "--budget", "12", "--samplers", "random", "--problem", "replay:cpu-2core:cpu_server",
+         "--problem-kwargs", '{"subgrid": {"batch_sizes": [1, 2, 4]}}', "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["problem_kwargs"] == {"subgrid": {"batch_sizes": [1, 2, 4]},
+                                      "feasible_fraction": 0.9}
+    scored = data["samplers"]["random"]
+    assert set(scored) == {"best_observed", "recommend", "topk_reeval", "sequential_reeval"}
+    for strategy in scored.values():
+        assert strategy["runs"] == 2
+        for run in strategy["per_run"]:
+            assert 0.0 <= run["true_phi"] <= 1.0
+            if run["params"] is not None:
+                assert run["params"]["batch_size"] in (1, 2, 4)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_benefit_script_rejects_bad_problem_kwargs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "recommend_benefit.py"), "--problem",
+         "replay:cpu-2core:cpu_server", "--problem-kwargs", '{"subgrid": {"models": ["x"]}}'],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert "has no value" in result.stderr and "Traceback" not in result.stderr

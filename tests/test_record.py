@@ -32,8 +32,8 @@ from deploybench.tables import (
     run_workers,
     sweep_order,
 )
-from deploybench.tables._recorder import parse_priority
 from deploybench.tables._fake import SLEEP_ENV, fake_profile
+from deploybench.tables._recorder import parse_priority
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = "deploybench.tables._fake:fake_profile"

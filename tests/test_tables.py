@@ -272,6 +272,28 @@ def test_oracle_on_hand_table() -> None:
     assert TableObjective(hand_table(), "server_throughput").oracle() == pytest.approx(900)
 
 
+def test_subgrid_restricts_space_records_and_oracle() -> None:
+    sub = TableObjective(hand_table(), "server_throughput", subgrid={"batch_sizes": [1]})
+    assert sub.table.grid.batch_sizes == (1,)
+    assert all(r.config.batch_size == 1 for r in sub.table.records.values())
+    assert sub.oracle() == pytest.approx(250)  # mobilenet bs4 (900) is outside the sub-grid
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(sub, n_trials=20, catch=(Exception,))
+    assert {t.params["batch_size"] for t in study.trials} == {1}
+    # configuration field names work as axis names too; order of the grid is kept
+    assert GRID.restrict({"model": ["mobilenet_v2", "resnet18"]}).models == GRID.models
+    with pytest.raises(ValueError, match="has no value"):
+        GRID.restrict({"batch_sizes": [2]})
+    with pytest.raises(ValueError, match="cannot restrict grid axis 'colour'"):
+        GRID.restrict({"colour": ["red"]})
+    with pytest.raises(ValueError, match="cannot restrict"):
+        GRID.restrict({"models": "resnet18"})  # a string is not a list of values
+    prob = replay_problem("replay:cpu-2core:cpu_edge", subgrid={"models": ["resnet18"]},
+                          feasible_fraction=0.9)
+    assert prob.table.grid.models == ("resnet18",) and prob.feasible_fraction == 0.9
+
+
 def test_oracle_without_feasible_config_raises() -> None:
     table = hand_table()
     table.records = {k: v for k, v in table.records.items() if "torch_compile" in k}

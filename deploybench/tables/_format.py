@@ -153,6 +153,12 @@ class Table:
     def get(self, config: DeployConfig) -> ConfigRecord | None:
         return self.records.get(config.key())
 
+    def restricted(self, grid: Grid) -> Table:
+        """The same table seen through a sub-grid (records outside it are dropped)."""
+        keys = {c.key() for c in grid.configs()}
+        records = {k: r for k, r in self.records.items() if k in keys}
+        return Table(grid, records, dict(self.settings), dict(self.provenance))
+
     def header(self) -> dict[str, Any]:
         return {
             "format": TABLE_FORMAT,

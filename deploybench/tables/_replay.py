@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,10 @@ class TableObjective(Problem):
         scenario: Scenario name or object.
         seed: Seeds the repeat draws (non-negative).
         feasible_fraction: Oracle feasibility threshold, in (0, 1].
+        subgrid: Optional restriction of the search space to a sub-grid, e.g.
+            ``{"models": ["resnet18"], "batch_sizes": [1, 2, 4]}`` (see
+            :meth:`~deploybench.tables.Grid.restrict`); the oracle is then the
+            sub-grid's.
     """
 
     direction = "maximize"
@@ -105,6 +109,7 @@ class TableObjective(Problem):
         scenario: str | Scenario,
         seed: int = 0,
         feasible_fraction: float = ORACLE_FEASIBLE_FRACTION,
+        subgrid: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
         if isinstance(table, Table):
             self.table = table
@@ -113,6 +118,10 @@ class TableObjective(Problem):
             path = resolve_table_path(table)
             self.table = load_table(path)
             table_name = str(table)
+        if subgrid:
+            if not isinstance(subgrid, Mapping):
+                raise ValueError(f"subgrid must be a mapping axis -> values, got {subgrid!r}")
+            self.table = self.table.restricted(self.table.grid.restrict(subgrid))
         self.scenario = scenario if isinstance(scenario, Scenario) else get_scenario(scenario)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -272,10 +281,12 @@ def _throughput(config: DeployConfig, rep: RepeatSummary) -> float:
     return 0.0
 
 
-def replay_problem(name: str, seed: int = 0) -> TableObjective:
+def replay_problem(name: str, seed: int = 0, **kwargs: Any) -> TableObjective:
     """Build a replay problem from ``replay:<table-name-or-path>:<scenario>``.
 
     The scenario is the text after the last ``:``, so table paths may contain ``:``.
+    Other keyword arguments (``feasible_fraction``, ``subgrid``) go to
+    :class:`TableObjective`.
     """
     prefix = "replay:"
     usage = f"replay problem names look like 'replay:<table>:<scenario>', got {name!r}"
@@ -284,6 +295,6 @@ def replay_problem(name: str, seed: int = 0) -> TableObjective:
     table, sep, scenario = name[len(prefix):].rpartition(":")
     if not sep or not table or not scenario:
         raise ValueError(usage)
-    problem = TableObjective(table, scenario, seed=seed)
+    problem = TableObjective(table, scenario, seed=seed, **kwargs)
     problem.name = name
     return problem

@@ -73,6 +73,33 @@ class Grid:
                 out.append(DeployConfig(model, backend, precision, int(bs), t))
         return out
 
+    def restrict(self, subset: Mapping[str, Sequence[Any]]) -> Grid:
+        """A sub-grid keeping, per axis named in ``subset``, only the listed values.
+
+        Axis names are the field names (``models``, ``backends``, ``precisions``,
+        ``batch_sizes``, ``threads``) or the configuration field names (``model``,
+        ``backend``, ``precision``, ``batch_size``). The grid's order is kept.
+
+        Raises:
+            ValueError: Unknown axis, or a value the grid does not hold.
+        """
+        axes = {f.name for f in dataclasses.fields(self)}
+        changes: dict[str, tuple[Any, ...]] = {}
+        for name, values in subset.items():
+            axis = name if name in axes else f"{name}s" if f"{name}s" in axes else None
+            if axis is None or isinstance(values, (str, bytes)):
+                raise ValueError(
+                    f"cannot restrict grid axis {name!r} to {values!r}; axes are "
+                    f"{sorted(axes)}, each given a list of values")
+            have = getattr(self, axis)
+            wanted = {str(v) for v in values}
+            unknown = sorted(wanted - {str(v) for v in have})
+            if unknown:
+                raise ValueError(f"grid axis {axis!r} has no value(s) {unknown}; it holds "
+                                 f"{list(have)}")
+            changes[axis] = tuple(v for v in have if str(v) in wanted)
+        return dataclasses.replace(self, **changes)
+
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) for k, v in dataclasses.asdict(self).items()}
 
