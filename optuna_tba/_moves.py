@@ -43,6 +43,7 @@ class MoveConfig:
     p_repair: float = 0.4
     n_candidates: int = 6
     screening: bool = True
+    screening_model: str = "kernel"
     risk_threshold: float = 0.5
     max_attempts: int = 60
 
@@ -81,6 +82,8 @@ class Proposer:
         self._num = numerical_names(self.space)
         self._mask = categorical_mask(self.space)
         self._points_cache: np.ndarray | None = None
+        self._classifier: Any = None
+        self._classifier_fitted = False
 
     @property
     def _points(self) -> np.ndarray:
@@ -300,7 +303,7 @@ class Proposer:
             return Proposal(cands[0], reason)
         # Keep the first candidate (they are in random order) that the history does not
         # predict to crash; if all look risky, the least risky one.
-        risks = np.array([self._crash_risk(c) for c in cands])
+        risks = self._screening_risks(cands)
         safe = np.flatnonzero(risks < self.cfg.risk_threshold)
         i = int(safe[0]) if len(safe) else int(np.argmin(risks))
         note = "" if i == 0 else f"; skipped {i} candidate(s) predicted to crash"
@@ -337,6 +340,35 @@ class Proposer:
         w = np.exp(-((d / 0.15) ** 2))
         crash = np.array([r.outcome is Outcome.CRASH for r in self.recs], dtype=float)
         return float((w @ crash) / (w.sum() + 0.5))
+
+    def _screening_risks(self, cands: Sequence[Params]) -> np.ndarray:
+        """Risk of each candidate: the kernel crash risk, or (``screening_model=
+        "classifier"``) a scikit-learn classifier's probability that the trial is wasted
+        (crash, infeasible or pruned), falling back to the kernel while the history has
+        only one class."""
+        model = self._waste_classifier() if self.cfg.screening_model == "classifier" else None
+        if model is None:
+            return np.array([self._crash_risk(c) for c in cands])
+        x = np.array([unit_vector(c, self.space) for c in cands])
+        proba = model.predict_proba(np.nan_to_num(x, nan=-1.0))
+        return np.asarray(proba[:, list(model.classes_).index(1)], dtype=float)
+
+    def _waste_classifier(self) -> Any:
+        if self._classifier_fitted:
+            return self._classifier
+        self._classifier_fitted = True
+        labels = np.array([r.outcome is not Outcome.FEASIBLE for r in self.recs], dtype=int)
+        if len(labels) < 4 or labels.min() == labels.max():
+            return None
+        from sklearn.ensemble import ExtraTreesClassifier
+
+        model = ExtraTreesClassifier(
+            n_estimators=32, min_samples_leaf=1, max_features=None,
+            random_state=int(self.rng.integers(2**31 - 1)),
+        )
+        model.fit(np.nan_to_num(self._points, nan=-1.0), labels)
+        self._classifier = model
+        return model
 
     def _min_distance(self, plan: Params) -> float:
         if not len(self._points):

@@ -260,3 +260,30 @@ def test_reused_instance_does_not_see_a_deleted_study(kind: str, tmp_path: Path)
     n_phase1 = phases_of(fresh.trials).count("phase1")
     assert n_phase1 >= 5
     assert params_of(second.trials)[:n_phase1] == params_of(fresh.trials)[:n_phase1]
+
+
+# ---------------------------------------------------------------------- classifier screening
+def test_classifier_screening_is_deterministic_and_screens_moves() -> None:
+    pytest.importorskip("sklearn")
+
+    def run() -> optuna.Study:
+        study = optuna.create_study(
+            sampler=TBAHybridSampler(seed=3, screening_model="classifier", **HYBRID_KW))
+        optimize(study, crashy_branin, 30)
+        return study
+
+    first, second = run(), run()
+    assert params_of(first.trials) == params_of(second.trials)
+    assert not deterministic_duplicates(first.trials)
+    assert_sticky(phases_of(first.trials))
+    reasons = " ".join(t.user_attrs["tba_reason"] for t in first.trials)
+    assert "move from trial" in reasons
+    # Same seed, other screening model: the run differs once the classifier has two classes.
+    kernel = optuna.create_study(sampler=TBAHybridSampler(seed=3, **HYBRID_KW))
+    optimize(kernel, crashy_branin, 30)
+    assert params_of(kernel.trials) != params_of(first.trials)
+
+
+def test_screening_model_is_validated() -> None:
+    with pytest.raises(ValueError, match="screening_model must be 'kernel' or 'classifier'"):
+        TBASampler(screening_model="forest")
