@@ -301,3 +301,37 @@ def test_parallel_jobs_match_serial(tmp_path: Path) -> None:
     serial = run_comparison(samplers, [info], [0, 1], [6], tmp_path / "s", jobs=1, progress=False)
     par = run_comparison(samplers, [info], [0, 1], [6], tmp_path / "p", jobs=2, progress=False)
     assert [r["values"] for r in serial.rows] == [r["values"] for r in par.rows]
+
+
+def test_pool_workers_end_when_compare_is_killed(tmp_path: Path) -> None:
+    """``kill -9`` of ``deploybench compare`` must not leave its worker processes behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deploybench.cli", "compare", "--samplers", "tba_hybrid",
+         "--problems", "hier_rosenbrock", "--seeds", "400", "--budgets", "50", "--jobs", "2",
+         "--out", str(tmp_path / "out"), "--quiet", "--no-figures"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        parent = psutil.Process(proc.pid)
+        workers: list[psutil.Process] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [c for c in parent.children()
+                       if "spawn_main" in " ".join(c.cmdline())]
+        assert len(workers) == 2, "the pool workers never started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        _gone, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"workers survived their parent: {[p.pid for p in alive]}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

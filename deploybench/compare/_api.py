@@ -6,12 +6,14 @@ import concurrent.futures
 import dataclasses
 import json
 import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from deploybench._parent import exit_with_parent
 from deploybench.compare._figures import plot_anytime, plot_waste
 from deploybench.compare._runner import ProblemInfo, RunSpec, SamplerConfig, run_one
 from deploybench.compare._store import append_row, read_rows, repair_tail
@@ -89,7 +91,9 @@ def execute(
                 bar.update()
         else:
             ctx = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            with concurrent.futures.ProcessPoolExecutor(
+                jobs, mp_context=ctx, initializer=exit_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 futures = [pool.submit(run_one, spec) for spec in todo]
                 try:
                     for future in concurrent.futures.as_completed(futures):

@@ -196,27 +196,11 @@ def export(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "meta": meta}
 
 
-def _exit_with_parent(poll_s: float = 1.0) -> None:
-    """End this worker when the process that started it dies (e.g. ``kill -9`` of a
-    recorder): the worker runs in its own session, so nothing else would stop it."""
-    import os
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
 def main(argv: list[str]) -> int:
     """Entry point; always writes a result unless the process itself dies."""
-    _exit_with_parent()
+    from deploybench._parent import exit_with_parent
+
+    exit_with_parent()  # it runs in its own session: nothing else would stop it
     if len(argv) != 2:
         print("usage: python -m deploybench.profiling._worker REQ.json RES.json", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from deploybench._parent import PARENT_PID_ENV
 from deploybench.deployment.models import ModelRegistry, ModelSpec, get_model_spec
 from deploybench.profiling._types import CrashKind, DeployConfig, ProfileResult, ProfileSettings
 from deploybench.profiling.classify import classify_returncode
@@ -109,6 +110,7 @@ def _tail(path: str, lines: int = _STDERR_LINES) -> str:
 
 def _worker_env(spec: ModelSpec) -> dict[str, str]:
     env = dict(os.environ)
+    env[PARENT_PID_ENV] = str(os.getpid())  # the worker exits when we die (no race)
     roots = [r for r in (spec.import_root,) if r]
     if roots:
         env["PYTHONPATH"] = os.pathsep.join([*roots, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
