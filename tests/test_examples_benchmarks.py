@@ -12,7 +12,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_every_example_script_has_a_test() -> None:
-    tested_here = {"benchmark_overhead.py"}
+    tested_here = {"benchmark_overhead.py", "table_flip_sources.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -33,3 +33,27 @@ def test_benchmark_overhead_runs() -> None:
     assert "ratio" in header
     fields = row.split()
     assert fields[0] == "15" and float(fields[3]) > 0
+
+
+def test_table_flip_sources_counts_flips_caused_by_load(tmp_path: Path) -> None:
+    from deploybench.profiling._types import DeployConfig
+    from deploybench.tables import ConfigRecord, Grid, RepeatSummary, Table, save_table
+
+    def rep(i: int, p95: float, load: float | None) -> RepeatSummary:
+        return RepeatSummary(repeat=i, status="ok", latency_p95_ms=p95, latency_p99_ms=p95,
+                             peak_memory_mb=100.0, throughput_ips=10.0, other_load_cores=load)
+
+    grid = Grid(models=("resnet18",), backends=("onnxruntime",), precisions=("fp32",),
+                batch_sizes=(1, 2), threads=(1,))
+    by_load = DeployConfig("resnet18", "onnxruntime", "fp32", 1, 1)  # flips only when loaded
+    by_noise = DeployConfig("resnet18", "onnxruntime", "fp32", 2, 1)  # flips when quiet too
+    recs = [ConfigRecord(by_load, [rep(0, 10, 0.1), rep(1, 30, 2.0), rep(2, 12, 0.0)], 0.7),
+            ConfigRecord(by_noise, [rep(0, 10, 0.1), rep(1, 30, 0.2), rep(2, 11, None)], 0.7)]
+    path = save_table(Table(grid, {r.config.key(): r for r in recs}), tmp_path / "t.jsonl.gz")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "table_flip_sources.py"), "--table", str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert "2 configurations, 6 repeats: 1 loaded" in out and "1 with unknown load" in out
+    line = next(x for x in out.splitlines() if x.startswith("edge_tight"))  # p95 <= 20 ms
+    assert line.split()[3] == "2;" and line.split()[-1] == "1", line
