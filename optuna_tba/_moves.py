@@ -357,7 +357,10 @@ class Proposer:
         if self._classifier_fitted:
             return self._classifier
         self._classifier_fitted = True
+        # Transient failures say nothing about the configuration: leave them out.
+        keep = np.array([r.outcome is not Outcome.TRANSIENT for r in self.recs], dtype=bool)
         labels = np.array([r.outcome is not Outcome.FEASIBLE for r in self.recs], dtype=int)
+        labels = labels[keep] if len(labels) else labels
         if len(labels) < 4 or labels.min() == labels.max():
             return None
         from sklearn.ensemble import ExtraTreesClassifier
@@ -366,7 +369,7 @@ class Proposer:
             n_estimators=32, min_samples_leaf=1, max_features=None,
             random_state=int(self.rng.integers(2**31 - 1)),
         )
-        model.fit(np.nan_to_num(self._points, nan=-1.0), labels)
+        model.fit(np.nan_to_num(self._points[keep], nan=-1.0), labels)
         self._classifier = model
         return model
 
