@@ -225,6 +225,8 @@ def sampler_configs(draw: st.DrawFn, max_min_phase1: int = 5) -> SamplerConfig:
         "blacklist_cooldown": draw(st.integers(0, 10)),
         "n_startup_trials": draw(st.integers(0, 4)),
         "reevaluation": draw(st.sampled_from([0.0, 0.0, 0.2])),
+        # the opt-in scikit-learn screen must keep every invariant too
+        "screening_model": draw(st.sampled_from(["kernel", "kernel", "classifier"])),
     }
     hybrid = draw(st.booleans())
     if hybrid:
