@@ -107,6 +107,8 @@ def test_cli_priority_records_the_focus_first(tmp_path: Path) -> None:
     assert sorted(int(r["repeat"]) for r in rows) == [0, 0, 1, 1]  # type: ignore[call-overload]
     assert main(argv) == 0  # the same command (same grid) resumes to completion
     assert len(rows_of(out)) == 12
+    sessions = [json.loads(x) for x in out.read_text().splitlines() if '"session"' in x]
+    assert [s_.get("first") for s_ in sessions] == [["batch_size=4"], ["batch_size=4"]]
 
 
 def test_rows_carry_the_load_of_other_processes(tmp_path: Path) -> None:

@@ -211,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
             provenance=default_provenance(args.note, args.profiler),
             compact_to=args.compact_to, compact_every=args.compact_every,
             progress=not args.no_progress, max_rows=args.max_rows, first=first,
+            session_info={"first": list(args.first)} if args.first else None,
         )
     except (TableFormatError, ValueError) as exc:
         raise UserError(str(exc)) from None

@@ -203,6 +203,7 @@ def record(
     progress: bool = True,
     max_rows: int | None = None,
     first: Callable[[DeployConfig], bool] | None = None,
+    session_info: Mapping[str, Any] | None = None,
 ) -> RecordingContents:
     """Record (or resume recording) ``grid`` x ``repeats`` into ``path``.
 
@@ -221,6 +222,8 @@ def record(
         max_rows: Stop after this many new rows (None: until done).
         first: Optional predicate; matching configurations get all their repeats
             before any other configuration is measured (see :func:`sweep_order`).
+        session_info: Extra fields for this session's marker line (e.g. the priority
+            used), so the recording tells in what order its rows were taken.
 
     Returns:
         The recording contents after the sweep.
@@ -228,7 +231,7 @@ def record(
     if compact_every < 1:
         raise ValueError(f"compact_every must be >= 1, got {compact_every}")
     header = make_header(grid, settings.to_dict(), provenance or default_provenance())
-    writer = RecordingWriter(path, header)
+    writer = RecordingWriter(path, header, session_info)
     try:
         todo = sweep_order(grid.configs(), repeats, writer.contents.done(), first=first)
         if max_rows is not None:

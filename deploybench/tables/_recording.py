@@ -199,7 +199,8 @@ class RecordingWriter:
     settings, cuts a torn last line and appends a session marker.
     """
 
-    def __init__(self, path: str | os.PathLike[str], header: Mapping[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], header: Mapping[str, Any],
+                 session_info: Mapping[str, Any] | None = None) -> None:
         self.path = Path(path)
         self._file: IO[bytes] | None = None
         if self.path.exists() and b"\n" not in self.path.read_bytes()[:1_000_000]:
@@ -223,7 +224,8 @@ class RecordingWriter:
             self._write(dict(header))
             self.contents = RecordingContents(dict(header), [], [], 0)
         session = {"kind": "session", "started_at": utc_now(), "pid": os.getpid(),
-                   "host_sha256_12": hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]}
+                   "host_sha256_12": hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12],
+                   **dict(session_info or {})}
         self._write(session)
         self.contents.sessions.append(session)
 
