@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(first.table.records)} configurations, {len(reps)} repeats: {loaded} loaded "
           f"(other_load_cores > {args.max_load}), {unknown} with unknown load")
     for name in SCENARIOS:
-        problem = TableObjective(args.table, name, subgrid=subgrid)
+        problem = TableObjective(first.table, name)  # already loaded and restricted
         flips = quiet_flips = 0
         for rec in problem.table.records.values():
             ok = [problem.repeat_feasible(r) for r in rec.repeats]

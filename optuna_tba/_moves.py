@@ -360,7 +360,7 @@ class Proposer:
         # Transient failures say nothing about the configuration: leave them out.
         keep = np.array([r.outcome is not Outcome.TRANSIENT for r in self.recs], dtype=bool)
         labels = np.array([r.outcome is not Outcome.FEASIBLE for r in self.recs], dtype=int)
-        labels = labels[keep] if len(labels) else labels
+        labels = labels[keep]
         if len(labels) < 4 or labels.min() == labels.max():
             return None
         from sklearn.ensemble import ExtraTreesClassifier

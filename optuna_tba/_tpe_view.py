@@ -16,6 +16,7 @@ from typing import Any
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from optuna_tba._base import study_fingerprint
 from optuna_tba._outcomes import TRANSIENT_ATTR
 
 CRASH_CONSTRAINT = "tba_crash"
@@ -49,12 +50,7 @@ class CrashAwareStudyView:
     ) -> list[FrozenTrial]:
         trials = self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache)
         crash_level = 1.0
-        first = min(trials, key=lambda t: t.number).datetime_start if trials else None
-        study_id = (
-            id(getattr(self._study, "_storage", None)),
-            getattr(self._study, "_study_id", 0),
-            first,
-        )
+        study_id = study_fingerprint(self._study, trials)
         for t in trials:
             if t.state == TrialState.COMPLETE:
                 key = (study_id, t._trial_id)
