@@ -33,6 +33,8 @@ from deploybench.tables import (
     sweep_order,
 )
 from deploybench.tables._fake import SLEEP_ENV, fake_profile
+from deploybench.tables import _recorder as recorder_module
+from deploybench.tables._load import QuietPolicy
 from deploybench.tables._recorder import parse_priority
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +128,52 @@ def test_rows_carry_the_load_of_other_processes(tmp_path: Path) -> None:
         assert sorted(stored) == sorted(loads)  # type: ignore[type-var]
     else:
         assert loads == [None, None] and stored == [None, None]
+
+
+def test_quiet_policy_waits_for_a_quiet_machine_and_gives_up_after_max_wait() -> None:
+    loads = iter([1.5, 1.2, 0.1])
+    seen: list[float] = []
+    policy = QuietPolicy(0.5, probe_s=1.0, max_wait_s=10.0)
+    assert policy.wait(lambda s: next(loads), seen.append)
+    assert seen == [1.5, 1.2]
+    busy = QuietPolicy(0.5, probe_s=1.0, max_wait_s=3.0)
+    calls: list[float] = []
+    assert not busy.wait(lambda s: calls.append(s) or 2.0)  # type: ignore[func-returns-value]
+    assert calls == [1.0, 1.0, 1.0]
+    assert QuietPolicy(0.5).is_quiet(None)  # no /proc/stat: nothing to wait for
+    with pytest.raises(ValueError, match="max_other_load"):
+        QuietPolicy(float("nan"))
+
+
+def test_quiet_recording_retakes_loaded_measurements(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # each measurement's meter reads the next load: the first config is measured under
+    # load twice, then quietly; the second under load more often than `retries` allows.
+    measured = iter([0.9, 0.8, 0.2, 0.9, 0.9, 0.9])
+
+    class FakeMeter:
+        def start(self) -> FakeMeter:
+            return self
+
+        def other_load_cores(self) -> float:
+            return next(measured)
+
+    monkeypatch.setattr(recorder_module, "LoadMeter", FakeMeter)
+    calls: list[str] = []
+
+    def counting(config: DeployConfig, settings: ProfileSettings) -> ProfileResult:
+        calls.append(config.key())
+        return fake_profile(config, settings)
+
+    policy = QuietPolicy(0.5, retries=2, probe_s=0.01)
+    out = tmp_path / "q.jsonl"
+    contents = record(out, SMALL_GRID, ProfileSettings(passes=5), 1, counting,
+                      progress=False, max_rows=2, quiet=policy, load_probe=lambda s: 0.0)
+    assert len(calls) == 6 and len(set(calls[:3])) == 1 and len(set(calls[3:])) == 1
+    assert [r.result.provenance["other_load_cores"] for r in contents.rows] == [0.2, 0.9]
+    assert len(rows_of(out)) == 2  # discarded attempts are never written
+    session = [json.loads(x) for x in out.read_text().splitlines() if '"session"' in x]
+    assert session[0]["quiet"]["max_other_load"] == 0.5
 
 
 def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -230,6 +278,9 @@ def test_resume_with_other_settings_is_a_user_error(tmp_path: Path,
         (["record", "--storage", "x.log"], "--study-name"),
         (["record", "--out", "x.jsonl", "--profiler", "nomodule_xyz:f"], "cannot import"),
         (["record", "--out", "x.jsonl", "--first", "colour=red"], "unknown configuration field"),
+        (["record", "--out", "x.jsonl", "--max-other-load", "-1"], "max_other_load"),
+        (["record", "--out", "x.jsonl", "--max-other-load", "0.5", "--quiet-retries", "-1"],
+         "retries"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], match: str, tmp_path: Path,

@@ -21,6 +21,7 @@ from deploybench.profiling._types import ProfileSettings
 from deploybench.tables import _space
 from deploybench.tables._distributed import export_table, prepare_study, run_workers
 from deploybench.tables._format import TableFormatError, load_table, save_table
+from deploybench.tables._load import QuietPolicy
 from deploybench.tables._recorder import (
     DEFAULT_PROFILER,
     default_provenance,
@@ -76,6 +77,16 @@ def register(subparsers: Any) -> None:
     s.add_argument("--weights-dir", default=None)
     s.add_argument("--profiler", default=DEFAULT_PROFILER,
                    help="profiler as module:function (default: the live profiler)")
+    s.add_argument("--max-other-load", type=float, default=None, metavar="CORES",
+                   help="measure only while other processes use at most CORES cores: wait "
+                   "for a quiet machine before each measurement and retake one that ran "
+                   "under more load (local mode; default: measure regardless)")
+    s.add_argument("--quiet-retries", type=int, default=3,
+                   help="with --max-other-load: retakes of a loaded measurement before it "
+                   "is kept anyway")
+    s.add_argument("--quiet-wait-s", type=float, default=600.0,
+                   help="with --max-other-load: longest wait for a quiet machine per "
+                   "measurement")
     s.add_argument("--note", default=None, help="free text stored in the table provenance")
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, help="JSONL recording (local mode)")
@@ -205,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
     grid = _grid(args)
     try:
         first = parse_priority(args.first)
+        quiet = None if args.max_other_load is None else QuietPolicy(
+            args.max_other_load, retries=args.quiet_retries, max_wait_s=args.quiet_wait_s)
         profile_fn = resolve_profiler(args.profiler)
         contents = record(
             args.out, grid, settings, args.repeats, profile_fn,
@@ -212,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
             compact_to=args.compact_to, compact_every=args.compact_every,
             progress=not args.no_progress, max_rows=args.max_rows, first=first,
             session_info={"first": list(args.first)} if args.first else None,
+            quiet=quiet,
         )
     except (TableFormatError, ValueError) as exc:
         raise UserError(str(exc)) from None

@@ -10,6 +10,7 @@ partial recording covers the whole space evenly instead of the first models only
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.metadata
@@ -26,7 +27,7 @@ from tqdm import tqdm
 
 from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
 from deploybench.tables._format import save_table
-from deploybench.tables._load import LoadMeter
+from deploybench.tables._load import LoadMeter, QuietPolicy, probe_other_load
 from deploybench.tables._recording import RecordingContents, RecordingWriter, make_header
 from deploybench.tables._space import Grid
 
@@ -172,6 +173,28 @@ def safe_profile(profile_fn: ProfileFn, config: DeployConfig,
     return result
 
 
+def quiet_profile(profile_fn: ProfileFn, config: DeployConfig, settings: ProfileSettings,
+                  quiet: QuietPolicy,
+                  probe: Callable[[float], float | None] = probe_other_load,
+                  on_wait: Callable[[str], None] | None = None) -> ProfileResult:
+    """:func:`safe_profile` under a :class:`QuietPolicy`: wait for a quiet machine,
+    and take the measurement again while other processes loaded it meanwhile."""
+    def waiting(load: float) -> None:
+        if on_wait is not None:
+            on_wait(f"waiting for a quiet machine (other load {load:.2f} cores)")
+
+    attempt = 0
+    while True:
+        quiet.wait(probe, waiting)
+        result = safe_profile(profile_fn, config, settings)
+        load = result.provenance.get("other_load_cores")
+        if quiet.is_quiet(load) or attempt >= quiet.retries:
+            return result
+        attempt += 1
+        if on_wait is not None:
+            on_wait(f"discarded a measurement taken under {load:.2f} cores of other load")
+
+
 def _call_profiler(profile_fn: ProfileFn, config: DeployConfig,
                    settings: ProfileSettings) -> ProfileResult:
     try:
@@ -204,6 +227,8 @@ def record(
     max_rows: int | None = None,
     first: Callable[[DeployConfig], bool] | None = None,
     session_info: Mapping[str, Any] | None = None,
+    quiet: QuietPolicy | None = None,
+    load_probe: Callable[[float], float | None] = probe_other_load,
 ) -> RecordingContents:
     """Record (or resume recording) ``grid`` x ``repeats`` into ``path``.
 
@@ -224,6 +249,11 @@ def record(
             before any other configuration is measured (see :func:`sweep_order`).
         session_info: Extra fields for this session's marker line (e.g. the priority
             used), so the recording tells in what order its rows were taken.
+        quiet: If given, measure only while other processes leave the machine quiet
+            (see :class:`~deploybench.tables._load.QuietPolicy`); recorded in the
+            session marker.
+        load_probe: ``probe(seconds) -> other load in cores`` used by ``quiet``
+            (tests replace it).
 
     Returns:
         The recording contents after the sweep.
@@ -231,6 +261,8 @@ def record(
     if compact_every < 1:
         raise ValueError(f"compact_every must be >= 1, got {compact_every}")
     header = make_header(grid, settings.to_dict(), provenance or default_provenance())
+    if quiet is not None:
+        session_info = {**(session_info or {}), "quiet": dataclasses.asdict(quiet)}
     writer = RecordingWriter(path, header, session_info)
     try:
         todo = sweep_order(grid.configs(), repeats, writer.contents.done(), first=first)
@@ -239,8 +271,14 @@ def record(
         bar = tqdm(todo, desc=f"record {Path(path).name}", unit="eval", disable=not progress,
                    dynamic_ncols=True)
         for n, (config, repeat) in enumerate(bar, start=1):
-            bar.set_postfix_str(f"r{repeat} {config.key()}", refresh=False)
-            writer.append(safe_profile(profile_fn, config, settings), repeat)
+            status = f"r{repeat} {config.key()}"
+            bar.set_postfix_str(status, refresh=False)
+            if quiet is None:
+                result = safe_profile(profile_fn, config, settings)
+            else:
+                result = quiet_profile(profile_fn, config, settings, quiet, load_probe,
+                                       lambda msg, s=status: bar.set_postfix_str(f"{s}: {msg}"))
+            writer.append(result, repeat)
             if compact_to is not None and n % compact_every == 0:
                 save_table(writer.contents.to_table(), compact_to)
         bar.close()
