@@ -8,9 +8,12 @@ Blame rule (derived from the history alone):
 * A pair ``((p1, v1), (p2, v2))`` is blamed for a crash while the pair has never run
   successfully *and* neither value alone is already blamed for that crash, so one bad
   value does not smear every pair it appears in.
-* An item with ``threshold`` or more blamed crashes is banned until ``cooldown`` trials have
-  been *started* after its latest blamed crash; a further crash during probation bans it
-  again at once (its count stays over the threshold).
+* An item with ``c >= threshold`` blamed crashes is banned until
+  ``cooldown * 2 ** (c - threshold)`` trials have been *started* after its latest blamed
+  crash (:func:`ban_length`). A crash on probation bans it again at once, for twice as
+  long: crashes are deterministic by default, so each further crash of an item that never
+  ran is more evidence that it never will, while a ban is never permanent in case the
+  blame was wrong.
 * Transient failures are never blamed.
 * Safety valve: a parameter never has all of its choices banned. When every choice would be
   banned the ban is lifted for that parameter (see :meth:`Blacklist.allowed`).
@@ -103,7 +106,7 @@ class Blacklist:
         singles: set[Item] = set()
         pairs: set[frozenset[Item]] = set()
         for item, c in count.items():
-            if c < threshold or now - last[item] > cooldown:
+            if c < threshold or now - last[item] > ban_length(c, threshold, cooldown):
                 continue
             if isinstance(item, frozenset):
                 pairs.add(item)
@@ -153,6 +156,11 @@ class Blacklist:
         parts = [f"{n}={k.split(':', 1)[1]}" for n, k in sorted(self.singles)]
         parts += [" & ".join(f"{n}={k.split(':', 1)[1]}" for n, k in sorted(p)) for p in self.pairs]
         return ", ".join(sorted(parts))
+
+
+def ban_length(count: int, threshold: int, cooldown: int) -> int:
+    """Trials a ban lasts after the latest of ``count >= threshold`` blamed crashes."""
+    return cooldown * 2 ** min(count - threshold, 16)
 
 
 def _items(params: Mapping[str, Any], cat: set[str]) -> list[Item]:

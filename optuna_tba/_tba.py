@@ -43,7 +43,8 @@ class TBASampler(_PlanningSampler):
             (see the algorithm page), so it is off by default.
         blacklist_threshold: Blamed crashes after which a categorical value or pair is
             banned. Default 3.
-        blacklist_cooldown: Trials a ban lasts after its latest blamed crash. Default 8.
+        blacklist_cooldown: Trials a ban lasts after its latest blamed crash, doubled for
+            each further blamed crash beyond the threshold. Default 8.
         reevaluation: Fraction of trials (at most 0.5) spent re-evaluating near-boundary
             feasible incumbents, for :func:`~optuna_tba.recommend`. These are the only
             duplicates proposed. Default 0 (off).
@@ -99,14 +100,15 @@ class TBASampler(_PlanningSampler):
             raise ValueError(f"screening must be a bool, got {screening!r}")
         if screening_model not in ("kernel", "classifier"):
             raise ValueError(
-                f"screening_model must be 'kernel' or 'classifier', got {screening_model!r}")
+                f"screening_model must be 'kernel' or 'classifier', got {screening_model!r}"
+            )
         if screening_model == "classifier":
             try:
                 import sklearn  # noqa: F401
             except ImportError:
                 raise ValueError(
-                    "screening_model='classifier' needs scikit-learn: "
-                    "pip install 'optuna-tba[ml]'") from None
+                    "screening_model='classifier' needs scikit-learn: pip install 'optuna-tba[ml]'"
+                ) from None
         self._schedule = AnnealingSchedule(
             initial_temperature=float(initial_temperature),
             min_temperature=min(0.02, float(initial_temperature)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_every_example_script_has_a_test() -> None:
-    tested_here = {"benchmark_overhead.py", "table_flip_sources.py"}
+    tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -57,3 +58,30 @@ def test_table_flip_sources_counts_flips_caused_by_load(tmp_path: Path) -> None:
     assert "2 configurations, 6 repeats: 1 loaded" in out and "1 with unknown load" in out
     line = next(x for x in out.splitlines() if x.startswith("edge_tight"))  # p95 <= 20 ms
     assert line.split()[3] == "2;" and line.split()[-1] == "1", line
+
+
+def test_paired_ablation_pairs_runs_by_problem_budget_and_seed(tmp_path: Path) -> None:
+    def row(sampler: str, seed: int, score: float, waste: float) -> str:
+        return json.dumps({"sampler": sampler, "problem": "p", "budget": 10, "seed": seed,
+                           "oracle": 1.0, "reference": 0.0, "direction": "maximize",
+                           "score": score, "waste": waste})
+
+    lines = [row("base", s, 0.5, 0.4) for s in range(4)]
+    lines += [row("var", s, 0.75, 0.2) for s in range(3)]  # seed 3 has no pair
+    path = tmp_path / "runs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "paired_ablation.py"), str(path), "--baseline", "base",
+         "--per-problem"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert "== var vs base" in out
+    line = next(x for x in out.splitlines() if "n=" in x)
+    assert "n=  3" in line and "regret 0.500 -> 0.250" in line and "wins 3 / losses 0" in line
+    assert "waste 0.400 -> 0.200" in line
+    assert "p: -0.250" in out
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "paired_ablation.py"), str(path), "--baseline", "x"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "no runs of the baseline 'x'" in bad.stderr

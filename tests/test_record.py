@@ -32,8 +32,8 @@ from deploybench.tables import (
     run_workers,
     sweep_order,
 )
-from deploybench.tables._fake import SLEEP_ENV, fake_profile
 from deploybench.tables import _recorder as recorder_module
+from deploybench.tables._fake import SLEEP_ENV, fake_profile
 from deploybench.tables._load import QuietPolicy
 from deploybench.tables._recorder import parse_priority
 

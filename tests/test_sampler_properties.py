@@ -342,8 +342,9 @@ def expected_bans(
 
     A success is a trial that ran (COMPLETE or PRUNED). A value is blamed for a crash while
     it never succeeded; a pair while it never succeeded and neither value is blamed for
-    that crash. ``threshold`` blamed crashes ban an item until ``cooldown`` trials after
-    its latest blamed crash. Transient failures are never blamed.
+    that crash. ``c >= threshold`` blamed crashes ban an item until
+    ``cooldown * 2 ** (c - threshold)`` trials after its latest blamed crash. Transient
+    failures are never blamed.
     """
     cat = categorical_names(before)
     finished = sorted((t for t in before if t.state.is_finished()), key=lambda t: t.number)
@@ -374,7 +375,11 @@ def expected_bans(
                 continue
             count[pair] = count.get(pair, 0) + 1
             last[pair] = t.number
-    banned = {k for k, c in count.items() if c >= threshold and now - last[k] <= cooldown}
+    banned = {
+        k
+        for k, c in count.items()
+        if c >= threshold and now - last[k] <= cooldown * 2 ** (c - threshold)
+    }
     singles = {k for k in banned if not isinstance(k, frozenset)}
     pairs = {k for k in banned if isinstance(k, frozenset)}
     return singles, pairs

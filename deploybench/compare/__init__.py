@@ -23,7 +23,13 @@ from deploybench.compare._api import (
 )
 from deploybench.compare._metrics import RunMetrics, compute_metrics, normalised_regret
 from deploybench.compare._runner import ProblemInfo, RunSpec, SamplerConfig, run_one
-from deploybench.compare._summary import Summary, render_markdown, summarise
+from deploybench.compare._summary import (
+    Summary,
+    fallback_references,
+    render_markdown,
+    row_regret,
+    summarise,
+)
 from deploybench.compare._timing import TimingSampler
 
 __all__ = [
@@ -37,10 +43,12 @@ __all__ = [
     "TimingSampler",
     "compute_metrics",
     "execute",
+    "fallback_references",
     "normalised_regret",
     "plan_runs",
     "problem_info",
     "render_markdown",
+    "row_regret",
     "run_comparison",
     "run_one",
     "summarise",

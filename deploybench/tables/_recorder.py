@@ -195,6 +195,13 @@ def quiet_profile(profile_fn: ProfileFn, config: DeployConfig, settings: Profile
             on_wait(f"discarded a measurement taken under {load:.2f} cores of other load")
 
 
+def _postfix_writer(bar: Any, status: str) -> Callable[[str], None]:
+    def write(msg: str) -> None:
+        bar.set_postfix_str(f"{status}: {msg}")
+
+    return write
+
+
 def _call_profiler(profile_fn: ProfileFn, config: DeployConfig,
                    settings: ProfileSettings) -> ProfileResult:
     try:
@@ -277,7 +284,7 @@ def record(
                 result = safe_profile(profile_fn, config, settings)
             else:
                 result = quiet_profile(profile_fn, config, settings, quiet, load_probe,
-                                       lambda msg, s=status: bar.set_postfix_str(f"{s}: {msg}"))
+                                       _postfix_writer(bar, status))
             writer.append(result, repeat)
             if compact_to is not None and n % compact_every == 0:
                 save_table(writer.contents.to_table(), compact_to)
