@@ -13,7 +13,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_every_example_script_has_a_test() -> None:
-    tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py"}
+    tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
+                   "move_productivity.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -85,3 +86,19 @@ def test_paired_ablation_pairs_runs_by_problem_budget_and_seed(tmp_path: Path) -
         capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and "no runs of the baseline 'x'" in bad.stderr
+
+
+def test_move_productivity_counts_every_trial() -> None:
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "move_productivity.py"), "--problem", "crashy_branin",
+         "--budget", "12", "--seeds", "2"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    rows = [x.split() for x in out.splitlines()[2:]]
+    assert sum(int(r[-6]) for r in rows) == 24  # the "trials" column covers every trial
+    assert any(x[0] == "phase2" for x in rows) and any(x[0] == "phase1" for x in rows)
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "move_productivity.py"), "--problem", "nope"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "unknown problem" in bad.stderr
