@@ -13,8 +13,9 @@ import dataclasses
 import functools
 import json
 import threading
+import warnings
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import optuna
 import scipy.stats
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
+from optuna.samplers._base import _process_constraints_after_trial
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
@@ -111,9 +113,22 @@ class _PlanningSampler(BaseSampler):
         blacklist_threshold: int,
         blacklist_cooldown: int,
         reevaluation: float,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         if seed is not None:
             validate_int("seed", seed, 0)
+        if constraints_func is not None:
+            if not callable(constraints_func):
+                kind = type(constraints_func).__name__
+                raise ValueError(f"constraints_func must be callable or None, got {kind}")
+            warnings.warn(
+                "`constraints_func` is deprecated in Optuna 5 (removal in 7.0), as in Optuna's own "
+                "samplers; it is supported for drop-in use. Prefer "
+                "`optuna.trial.Trial.set_constraint` in the objective.",
+                FutureWarning,
+                stacklevel=3,
+            )
+        self._constraints_func = constraints_func
         validate_int("blacklist_threshold", blacklist_threshold, 1)
         validate_int("blacklist_cooldown", blacklist_cooldown, 0)
         validate_float("reevaluation", reevaluation, 0.0, 0.5)
@@ -379,6 +394,10 @@ class _PlanningSampler(BaseSampler):
     ) -> None:
         with self._lock:
             self._plans.pop(trial._trial_id, None)
+        if self._constraints_func is not None:
+            # Exactly what Optuna's own samplers do with ``constraints_func``: evaluate it for
+            # COMPLETE and PRUNED trials and store the values under the legacy list key.
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
 
 
 def study_fingerprint(study: Study, trials: Sequence[FrozenTrial]) -> Any:

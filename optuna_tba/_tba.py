@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
@@ -48,6 +50,11 @@ class TBASampler(_PlanningSampler):
         reevaluation: Fraction of trials (at most 0.5) spent re-evaluating near-boundary
             feasible incumbents, for :func:`~optuna_tba.recommend`. These are the only
             duplicates proposed. Default 0 (off).
+        constraints_func: Optional, for drop-in use where a ``TPESampler`` was given one:
+            ``constraints_func(trial) -> sequence of floats`` (feasible when all ``<= 0``),
+            evaluated after each COMPLETE or PRUNED trial and stored as Optuna's own
+            samplers store it. Deprecated in Optuna 5 like theirs (a ``FutureWarning``);
+            prefer ``trial.set_constraint`` in the objective. Default None.
 
     Example:
         ```python
@@ -82,12 +89,14 @@ class TBASampler(_PlanningSampler):
         blacklist_threshold: int = 3,
         blacklist_cooldown: int = 8,
         reevaluation: float = 0.0,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         super().__init__(
             seed=seed,
             blacklist_threshold=blacklist_threshold,
             blacklist_cooldown=blacklist_cooldown,
             reevaluation=reevaluation,
+            constraints_func=constraints_func,
         )
         validate_int("n_startup_trials", n_startup_trials, 0)
         validate_float("initial_temperature", initial_temperature, 1e-6, 10.0)
