@@ -14,7 +14,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
-                   "move_productivity.py"}
+                   "move_productivity.py",
+                   "heldout_problems.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -102,3 +103,14 @@ def test_move_productivity_counts_every_trial() -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and "unknown problem" in bad.stderr
+
+
+def test_heldout_problems_runs_and_reports_every_cell() -> None:
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--samplers", "tba_hybrid",
+         "random", "--budgets", "6", "--seeds", "2", "--jobs", "1"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    rows = [x.split() for x in out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap"]
+    assert all(r[1] == "6" and len(r) == 6 for r in rows)
