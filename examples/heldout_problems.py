@@ -30,6 +30,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import optuna
 
+from deploybench.compare import STATUS_FEASIBLE, trial_status
+
 
 class Crash(Exception):
     """The configuration crashed (the trial becomes FAIL)."""
@@ -100,9 +102,7 @@ def run_one(job: tuple[str, str, int, int]) -> tuple[str, str, int, int, float |
     best: float | None = None
     wasted = 0
     for t in study.trials:
-        ok = (t.state == optuna.trial.TrialState.COMPLETE
-              and all(v <= 0 for v in t.constraints.values()))
-        if not ok or t.value is None:
+        if trial_status(t) != STATUS_FEASIBLE or t.value is None:
             wasted += 1
             continue
         v = float(t.value)

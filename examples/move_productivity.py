@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 
 import optuna
 
+from deploybench.compare import STATUS_FAIL, STATUS_FEASIBLE, trial_status
 from deploybench.problems import get_problem, list_problems
 from optuna_tba import TBAHybridSampler
 
@@ -40,13 +41,10 @@ def kind_of(trial: optuna.trial.FrozenTrial) -> str:
 
 
 def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
-    if trial.state == optuna.trial.TrialState.FAIL:
+    status = trial_status(trial)  # the harness's own classification
+    if status == STATUS_FAIL:
         return "crash"
-    if trial.state != optuna.trial.TrialState.COMPLETE:
-        return "infeasible"  # pruned
-    constraints = trial.constraints
-    values = constraints.values() if isinstance(constraints, dict) else (constraints or [])
-    return "feasible" if all(float(c) <= 0 for c in values) else "infeasible"
+    return "feasible" if status == STATUS_FEASIBLE else "infeasible"  # pruned: infeasible
 
 
 def main(argv: list[str] | None = None) -> int:

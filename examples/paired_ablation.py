@@ -17,7 +17,6 @@ value use the median feasible observed value over all runs of that file).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -26,19 +25,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from deploybench.compare import fallback_references, row_regret
+from deploybench.compare import fallback_references, read_rows, row_regret
 
 Key = tuple[str, int, int]  # problem, budget, seed
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                rows.append(json.loads(line))
-    return rows
 
 
 def pvalue(a: np.ndarray, b: np.ndarray) -> float:
@@ -65,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.runs:
         if not path.exists():
             parser.error(f"no such file: {path}")
-        rows = load(path)
+        rows = list(read_rows(path))  # skips a line torn by a running harness
         fallback = fallback_references(rows)
         by: dict[str, dict[Key, dict[str, Any]]] = defaultdict(dict)
         for r in rows:

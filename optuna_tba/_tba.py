@@ -109,15 +109,14 @@ class TBASampler(_PlanningSampler):
             raise ValueError(f"screening must be a bool, got {screening!r}")
         if screening_model not in ("kernel", "classifier"):
             raise ValueError(
-                f"screening_model must be 'kernel' or 'classifier', got {screening_model!r}"
-            )
+                f"screening_model must be 'kernel' or 'classifier', got {screening_model!r}")
         if screening_model == "classifier":
             try:
                 import sklearn  # noqa: F401
             except ImportError:
                 raise ValueError(
-                    "screening_model='classifier' needs scikit-learn: pip install 'optuna-tba[ml]'"
-                ) from None
+                    "screening_model='classifier' needs scikit-learn: "
+                    "pip install 'optuna-tba[ml]'") from None
         self._schedule = AnnealingSchedule(
             initial_temperature=float(initial_temperature),
             min_temperature=min(0.02, float(initial_temperature)),

@@ -21,8 +21,16 @@ from deploybench.compare._api import (
     problem_info,
     run_comparison,
 )
-from deploybench.compare._metrics import RunMetrics, compute_metrics, normalised_regret
+from deploybench.compare._metrics import (
+    STATUS_FAIL,
+    STATUS_FEASIBLE,
+    RunMetrics,
+    compute_metrics,
+    normalised_regret,
+    trial_status,
+)
 from deploybench.compare._runner import ProblemInfo, RunSpec, SamplerConfig, run_one
+from deploybench.compare._store import read_rows
 from deploybench.compare._summary import (
     Summary,
     fallback_references,
@@ -34,6 +42,8 @@ from deploybench.compare._timing import TimingSampler
 
 __all__ = [
     "RUNS_FILE",
+    "STATUS_FAIL",
+    "STATUS_FEASIBLE",
     "ComparisonResult",
     "ProblemInfo",
     "RunMetrics",
@@ -47,9 +57,11 @@ __all__ = [
     "normalised_regret",
     "plan_runs",
     "problem_info",
+    "read_rows",
     "render_markdown",
     "row_regret",
     "run_comparison",
     "run_one",
     "summarise",
+    "trial_status",
 ]
