@@ -474,13 +474,20 @@ _DECODERS: dict[str, Any] = {
 def conflicting_inflight(
     study: Study, trial: FrozenTrial, plan: Mapping[str, Any]
 ) -> dict[str, Any] | None:
-    """The in-flight configuration of a RUNNING trial numbered below ``trial`` that
-    ``plan`` would duplicate, if any (re-read from storage)."""
+    """The in-flight configuration of another RUNNING trial that ``plan`` would duplicate,
+    if any (re-read from storage).
+
+    Every caller writes its own plan *before* calling this, so of two workers racing for one
+    configuration the one that checks second always sees the other. Both must yield to any
+    in-flight trial, whatever its number: yielding only to lower-numbered trials let a
+    lower-numbered trial that wrote and checked last keep a configuration a higher-numbered
+    one had already taken (seen once in the four-worker PostgreSQL test). When both see each
+    other both move on, which costs nothing but a re-draw."""
     running = study._storage.get_all_trials(
         study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
     )
     for t in running:
-        if t.number >= trial.number:
+        if t.number == trial.number:
             continue
         inflight = _inflight_params(t)
         if inflight and VisitedSet([inflight]).contains_plan(plan):
