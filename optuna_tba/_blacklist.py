@@ -29,14 +29,13 @@ from typing import Any
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from optuna_tba._outcomes import Outcome, Record
-from optuna_tba._space import config_key
+from optuna_tba._space import value_key
 
 Item = tuple[str, str]  # (param name, value key)
 _RAN = (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED)
 
 
-def _vkey(value: Any) -> str:
-    return config_key({"_": value})[0][1]
+_vkey = value_key
 
 
 @dataclasses.dataclass
@@ -123,9 +122,13 @@ class Blacklist:
         leave nothing, every choice is allowed.
         """
         choices = list(dist.choices)
+        if not self.singles and not self.pairs:
+            return choices
         ok = [c for c in choices if (name, _vkey(c)) not in self.singles]
         if not ok:
             return choices
+        if not self.pairs:
+            return ok
         ctx = [(n, _vkey(v)) for n, v in context.items() if n != name]
         ok_pairs = [
             c for c in ok if not any(frozenset(((name, _vkey(c)), x)) in self.pairs for x in ctx)

@@ -217,13 +217,11 @@ class Proposer:
         if not fresh:
             # The numerical repair is exhausted (e.g. already at a bound): change one
             # categorical value of the target instead.
-            fresh = [
-                p
-                for p in (
-                    self._neighbour(target, 0.1, struct=True) for _ in range(self.cfg.max_attempts)
-                )
-                if not self.visited.contains_plan(p)
-            ][:1]
+            moves = (
+                self._neighbour(target, 0.1, struct=True) for _ in range(self.cfg.max_attempts)
+            )
+            first = next((p for p in moves if not self.visited.contains_plan(p)), None)
+            fresh = [] if first is None else [first]
             reason = f"repair of infeasible high-value trial {target.number}: categorical change"
         if not fresh:
             return None

@@ -111,9 +111,14 @@ def neighbour_value(
     return value
 
 
+def value_key(value: Any) -> str:
+    """Hashable identity of one value (``repr`` keeps 1 and 1.0 and True apart)."""
+    return f"{type(value).__name__}:{value!r}"
+
+
 def config_key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    """Hashable identity of a configuration (``repr`` keeps 1 and 1.0 and True apart)."""
-    return tuple(sorted((k, f"{type(v).__name__}:{v!r}") for k, v in params.items()))
+    """Hashable identity of a configuration (see :func:`value_key`)."""
+    return tuple(sorted((k, value_key(v)) for k, v in params.items()))
 
 
 class VisitedSet:

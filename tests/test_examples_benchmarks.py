@@ -15,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
                    "move_productivity.py",
-                   "heldout_problems.py"}
+                   "heldout_problems.py", "quality_target.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -114,3 +114,37 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
     rows = [x.split() for x in out.splitlines()[2:]]
     assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap"]
     assert all(r[1] == "6" and len(r) == 6 for r in rows)
+
+
+def test_quality_target_checks_every_part_of_the_target(tmp_path: Path) -> None:
+    def row(sampler: str, seed: int, score: float, waste: float, dup: float, ms: float) -> str:
+        return json.dumps({"sampler": sampler, "problem": "p", "budget": 10, "seed": seed,
+                           "oracle": 1.0, "reference": 0.0, "direction": "maximize",
+                           "score": score, "waste": waste, "duplicate_fraction": dup,
+                           "overhead_ms_per_trial": ms})
+
+    # tba_hybrid: regret 0.5 vs tpe 0.25 (a loss on every seed), waste 0.2, no duplicates,
+    # 2 ms/trial vs tpe's 1 ms (ratio 2).
+    lines = [row("tba_hybrid", s, 0.5, 0.2, 0.0, 2.0) for s in range(8)]
+    lines += [row("tpe", s, 0.75, 0.5, 0.1, 1.0) for s in range(8)]
+    lines += [row("random", s, 0.25, 0.6, 0.0, 0.1) for s in range(8)]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quality_target.py"), str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    cell = next(x for x in out.stdout.splitlines() if x.split()[:2] == ["10", "p"])
+    fields = cell.split()
+    assert fields[2] == "0.500" and fields[3:5] == ["tpe", "0.250"], cell
+    assert float(fields[5]) < 0.05 and fields[6] == "LOSS*", cell
+    assert fields[7:] == ["0.20", "0.000", "2.00", "2.00"], cell
+    assert "regret <= best of random, tpe: 0/1" in out.stdout
+    assert "waste <= 0.25: 1/1" in out.stdout and "zero duplicates: 1/1" in out.stdout
+    assert "overhead <= 1.5x tpe (median ms/trial in these runs): 0/1" in out.stdout
+    assert "no runs of ['tpe_prune', 'gp']" in out.stderr
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quality_target.py"), str(path), "--sampler", "x"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "no runs of 'x'" in bad.stderr
