@@ -23,17 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from deploybench.compare import fallback_references, read_rows, row_regret
+from deploybench.compare import fallback_references, paired_wilcoxon, read_rows, row_regret
 
 Key = tuple[str, int, int]  # problem, budget, seed
 
 
 def pvalue(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) == 0 or not np.any(a != b):
-        return 1.0
-    return float(stats.wilcoxon(b, a).pvalue)
+    """Paired two-sided Wilcoxon signed-rank p-value (1.0 when every pair ties)."""
+    p = paired_wilcoxon(a, b)
+    return 1.0 if p is None else p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from deploybench.compare import fallback_references, read_rows, row_regret
+from deploybench.compare import fallback_references, paired_wilcoxon, read_rows, row_regret
 
 PEERS = ("random", "tpe", "tpe_prune", "gp")
 
@@ -43,9 +42,9 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 def pvalue(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) == 0 or not np.any(a != b):
-        return 1.0
-    return float(stats.wilcoxon(a, b).pvalue)
+    """Paired two-sided Wilcoxon signed-rank p-value (1.0 when every pair ties)."""
+    p = paired_wilcoxon(a, b)
+    return 1.0 if p is None else p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from deploybench.compare._store import read_rows
 from deploybench.compare._summary import (
     Summary,
     fallback_references,
+    paired_wilcoxon,
     render_markdown,
     row_regret,
     summarise,
@@ -55,6 +56,7 @@ __all__ = [
     "execute",
     "fallback_references",
     "normalised_regret",
+    "paired_wilcoxon",
     "plan_runs",
     "problem_info",
     "read_rows",
