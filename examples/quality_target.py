@@ -12,7 +12,7 @@ For each cell the script prints the sampler's mean regret, the best peer and its
 paired two-sided Wilcoxon signed-rank p-value of the difference (paired by seed,
 ``scipy.stats.wilcoxon``) — so a "loss" can be told apart from noise — and then the other
 three parts. The last lines count the cells meeting each part. Regret is computed exactly as
-the harness summary does. ``.jsonl.gz`` files are read directly.
+the harness summary does. ``.jsonl.gz`` files are read directly (``read_rows``).
 
     python examples/quality_target.py docs/benchmarks/synthetic/runs.jsonl.gz
 """
@@ -20,8 +20,6 @@ the harness summary does. ``.jsonl.gz`` files are read directly.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,13 +30,6 @@ import numpy as np
 from deploybench.compare import fallback_references, paired_wilcoxon, read_rows, row_regret
 
 PEERS = ("random", "tpe", "tpe_prune", "gp")
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    return list(read_rows(path))
 
 
 def pvalue(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.runs.exists():
         parser.error(f"no such file: {args.runs}")
-    rows = load(args.runs)
+    rows = list(read_rows(args.runs))  # .jsonl or .jsonl.gz
     fallback = fallback_references(rows)
     cells: dict[tuple[str, int], dict[str, dict[int, dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(dict)
@@ -85,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         if not mine:
             continue
         n_cells += 1
-        reg = {s: {seed: row_regret(r, fallback) for seed, r in by[s].items()} for s in by}
+        reg = {
+            s: {seed: row_regret(r, fallback) for seed, r in by[s].items()}
+            for s in (args.sampler, *peers)
+            if s in by
+        }
         means = {p: float(np.mean(list(reg[p].values()))) for p in peers if p in reg}
         best = min(means, key=lambda p: means[p]) if means else None
         own = float(np.mean(list(reg[args.sampler].values())))

@@ -35,9 +35,6 @@ Item = tuple[str, str]  # (param name, value key)
 _RAN = (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED)
 
 
-_vkey = value_key
-
-
 @dataclasses.dataclass
 class Blacklist:
     """Banned single values and pairs at a given point of the history."""
@@ -124,14 +121,16 @@ class Blacklist:
         choices = list(dist.choices)
         if not self.singles and not self.pairs:
             return choices
-        ok = [c for c in choices if (name, _vkey(c)) not in self.singles]
+        ok = [c for c in choices if (name, value_key(c)) not in self.singles]
         if not ok:
             return choices
         if not self.pairs:
             return ok
-        ctx = [(n, _vkey(v)) for n, v in context.items() if n != name]
+        ctx = [(n, value_key(v)) for n, v in context.items() if n != name]
         ok_pairs = [
-            c for c in ok if not any(frozenset(((name, _vkey(c)), x)) in self.pairs for x in ctx)
+            c
+            for c in ok
+            if not any(frozenset(((name, value_key(c)), x)) in self.pairs for x in ctx)
         ]
         return ok_pairs or ok
 
@@ -145,7 +144,7 @@ class Blacklist:
             if (name, key) in self.singles:
                 dist = space[name]
                 assert isinstance(dist, CategoricalDistribution)
-                if any((name, _vkey(c)) not in self.singles for c in dist.choices):
+                if any((name, value_key(c)) not in self.singles for c in dist.choices):
                     bad += 1
         for a, b in itertools.combinations(items, 2):
             if frozenset((a, b)) in self.pairs:
@@ -167,4 +166,4 @@ def ban_length(count: int, threshold: int, cooldown: int) -> int:
 
 
 def _items(params: Mapping[str, Any], cat: set[str]) -> list[Item]:
-    return [(n, _vkey(v)) for n, v in sorted(params.items()) if n in cat]
+    return [(n, value_key(v)) for n, v in sorted(params.items()) if n in cat]

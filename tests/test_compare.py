@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -147,6 +148,9 @@ def test_store_repairs_truncated_tail(tmp_path: Path) -> None:
     assert repair_tail(path) == len('{"key": "c", "v"')
     append_row(path, {"key": "d"})
     assert [r["key"] for r in read_rows(path)] == ["a", "b", "d"]
+    gz = tmp_path / "runs.jsonl.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert [r["key"] for r in read_rows(gz)] == ["a", "b", "d"]
     assert repair_tail(path) == 0
 
 

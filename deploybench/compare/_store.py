@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -26,10 +27,13 @@ def repair_tail(path: Path) -> int:
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield every complete, parseable JSON object line; skip damaged lines."""
+    """Yield every complete, parseable JSON object line; skip damaged lines.
+
+    A ``.gz`` file (as the published ``runs.jsonl.gz``) is read through gzip."""
     if not path.exists():
         return
-    with path.open("r", encoding="utf-8") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             if not line.endswith("\n"):
                 continue  # truncated last line
