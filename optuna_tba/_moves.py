@@ -8,6 +8,7 @@ sampled fresh.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from optuna_tba._space import (
     VisitedSet,
     categorical_mask,
     categorical_names,
+    distance_matrix,
     distances,
     from_unit,
     neighbour_value,
@@ -136,20 +138,25 @@ class Proposer:
             plan[name] = sequence_choice(
                 [c for c in allowed if counts[name].get(repr(c), 0) == least], self.rng
             )
-        best: Params | None = None
-        best_d = -1.0
+        cands = []
         for _ in range(24):
             cand = dict(plan)
             for name, dist in self.space.items():
                 if name not in cand:
                     cand[name] = random_value(dist, name, self.rng)
-            d = self._min_distance(cand)
-            if math.isfinite(d):
-                d *= 1.0 - self._crash_risk(cand)
-            if d > best_d:
-                best, best_d = cand, d
-        assert best is not None
-        return best
+            cands.append(cand)
+        if not len(self._points):
+            return cands[0]
+        # Score all candidates at once: distance to the nearest finished trial, discounted
+        # by the kernel crash risk around the candidate.
+        dmat = distance_matrix(
+            np.array([unit_vector(c, self.space) for c in cands]), self._points, self._mask
+        )
+        score = dmat.min(axis=1)
+        if self.cfg.screening:
+            w = np.exp(-((dmat / 0.15) ** 2))
+            score *= 1.0 - (w @ self._crashed) / (w.sum(axis=1) + 0.5)
+        return cands[int(np.argmax(score))]
 
     def _neighbour(self, base: Record, scale: float, struct: bool | None) -> Params:
         plan: Params = {}
@@ -333,11 +340,14 @@ class Proposer:
         """Kernel-weighted crash fraction among past trials near ``plan``."""
         if not self.cfg.screening or not len(self._points):
             return 0.0
-        x = unit_vector(plan, self.space)
-        d = distances(x, self._points, self._mask)
+        d = distances(unit_vector(plan, self.space), self._points, self._mask)
         w = np.exp(-((d / 0.15) ** 2))
-        crash = np.array([r.outcome is Outcome.CRASH for r in self.recs], dtype=float)
-        return float((w @ crash) / (w.sum() + 0.5))
+        return float((w @ self._crashed) / (w.sum() + 0.5))
+
+    @functools.cached_property
+    def _crashed(self) -> np.ndarray:
+        """1.0 for each crashed finished trial, else 0.0 (rows of :attr:`_points`)."""
+        return np.array([r.outcome is Outcome.CRASH for r in self.recs], dtype=float)
 
     def _screening_risks(self, cands: Sequence[Params]) -> np.ndarray:
         """Risk of each candidate: the kernel crash risk, or (``screening_model=
@@ -370,12 +380,6 @@ class Proposer:
         model.fit(np.nan_to_num(self._points[keep], nan=-1.0), labels)
         self._classifier = model
         return model
-
-    def _min_distance(self, plan: Params) -> float:
-        if not len(self._points):
-            return math.inf
-        x = unit_vector(plan, self.space)
-        return float(distances(x, self._points, self._mask).min())
 
     def _category_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {n: {} for n in self._cat}

@@ -7,13 +7,12 @@ Numerical parameters are mapped to ``[0, 1]`` with Optuna's own
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from optuna._transform import _SearchSpaceTransform
+from optuna._transform import _SearchSpaceTransform, _untransform_numerical_param
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -33,33 +32,45 @@ def union_space(trials: Iterable[FrozenTrial]) -> dict[str, BaseDistribution]:
     return dict(sorted(space.items()))
 
 
-@functools.lru_cache(maxsize=4096)
-def _transform(name: str, dist: BaseDistribution) -> _SearchSpaceTransform:
-    return _SearchSpaceTransform(
-        {name: dist}, transform_log=True, transform_step=True, transform_0_1=True
-    )
+#: Per-distribution facts for the unit-cube mapping, keyed by ``id``. Each entry holds the
+#: distribution itself, so its ``id`` cannot be reused by another object while the entry
+#: lives (an ``lru_cache`` keyed by the distribution would hash it on every call, which
+#: costs more than the mapping).
+_NUM_INFO: dict[int, tuple[BaseDistribution, float, float, bool, bool]] = {}
 
 
-@functools.lru_cache(maxsize=4096)
-def _bounds(dist: BaseDistribution) -> tuple[float, float, bool]:
-    """Optuna's transformed bounds (log applied, half a step added on each side)."""
+def _num_info(dist: BaseDistribution) -> tuple[BaseDistribution, float, float, bool, bool]:
+    """``(dist, low, high, log, single)`` with Optuna's transformed bounds (log applied,
+    half a step added on each side)."""
+    info = _NUM_INFO.get(id(dist))
+    if info is not None and info[0] is dist:
+        return info
     raw = _SearchSpaceTransform({"x": dist}, transform_log=True, transform_step=True).bounds[0]
-    return float(raw[0]), float(raw[1]), bool(getattr(dist, "log", False))
+    info = (dist, float(raw[0]), float(raw[1]), bool(getattr(dist, "log", False)), dist.single())
+    if len(_NUM_INFO) >= 4096:
+        _NUM_INFO.clear()
+    _NUM_INFO[id(dist)] = info
+    return info
 
 
 def to_unit(name: str, dist: BaseDistribution, value: Any) -> float:
     """Position of a numerical value in ``[0, 1]`` (log-aware), as Optuna's transform."""
-    if dist.single():
+    _, lo, hi, log, single = _num_info(dist)
+    if single:
         return 0.5
-    lo, hi, log = _bounds(dist)
     x = math.log(value) if log else float(value)
     return (x - lo) / (hi - lo)
 
 
 def from_unit(name: str, dist: BaseDistribution, u: float) -> Any:
-    """Value at unit position ``u`` (clipped, snapped to ``step``)."""
+    """Value at unit position ``u`` (clipped, snapped to ``step``).
+
+    Exactly ``_SearchSpaceTransform(..., transform_0_1=True).untransform``: the same
+    affine map from the unit interval, then Optuna's own rounding and clipping.
+    """
+    _, lo, hi, _, _ = _num_info(dist)
     u = min(max(float(u), 0.0), 1.0)
-    return _transform(name, dist).untransform(np.array([u]))[name]
+    return _untransform_numerical_param(lo + u * (hi - lo), dist, True)
 
 
 def contains(dist: BaseDistribution, value: Any) -> bool:
@@ -228,6 +239,17 @@ def distances(x: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray) -
     diff[:, categorical_mask] = (diff[:, categorical_mask] > 0).astype(float)
     diff = np.where(np.isnan(diff), 0.5, diff)
     return np.sqrt(np.mean(diff**2, axis=1)) if diff.shape[1] else np.zeros(len(others))
+
+
+def distance_matrix(xs: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray) -> np.ndarray:
+    """:func:`distances` from each row of ``xs`` to each row of ``others`` (one row per
+    ``xs`` row)."""
+    if others.size == 0 or xs.size == 0:
+        return np.zeros((len(xs), len(others)))
+    diff = np.abs(others[None, :, :] - xs[:, None, :])
+    diff[:, :, categorical_mask] = (diff[:, :, categorical_mask] > 0).astype(float)
+    diff = np.where(np.isnan(diff), 0.5, diff)
+    return np.sqrt(np.mean(diff**2, axis=2))
 
 
 def single_values(space: Mapping[str, BaseDistribution]) -> dict[str, Any]:

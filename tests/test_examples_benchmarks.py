@@ -15,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
                    "move_productivity.py",
-                   "heldout_problems.py", "quality_target.py"}
+                   "heldout_problems.py", "quality_target.py", "same_outcomes.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -87,6 +87,26 @@ def test_paired_ablation_pairs_runs_by_problem_budget_and_seed(tmp_path: Path) -
         capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and "no runs of the baseline 'x'" in bad.stderr
+
+
+def test_same_outcomes_pairs_runs_by_key_and_flags_any_changed_trial(tmp_path: Path) -> None:
+    def row(key: str, values: list[float], ms: float) -> str:
+        return json.dumps({"key": key, "sampler": "s", "problem": "p", "budget": 2, "seed": 0,
+                           "statuses": ["COMPLETE", "FAIL"], "values": values,
+                           "overhead_ms_per_trial": ms})
+
+    before, after = tmp_path / "before.jsonl", tmp_path / "after.jsonl"
+    before.write_text(row("a", [1.0, 2.0], 4.0) + "\n" + row("b", [3.0, 4.0], 6.0) + "\n")
+    after.write_text(row("a", [1.0, 2.0], 1.0) + "\n" + row("c", [0.0, 0.0], 2.0) + "\n")
+    cmd = [sys.executable, str(EXAMPLES / "same_outcomes.py"), str(before), str(after)]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "1 runs in both files; 1 identical, 0 differ" in ok.stdout
+    assert "median sampler ms/trial 4.00 (before) -> 1.00 (after) over 1 runs" in ok.stdout
+    after.write_text(row("a", [1.0, 2.5], 1.0) + "\n")
+    changed = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert changed.returncode == 1 and "1 differ" in changed.stdout
+    assert "differs: s p budget 2 seed 0" in changed.stdout
 
 
 def test_move_productivity_counts_every_trial() -> None:

@@ -1,0 +1,64 @@
+"""The unit-cube helpers agree exactly with Optuna's own search-space transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from optuna._transform import _SearchSpaceTransform
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+
+from optuna_tba._space import distance_matrix, distances, from_unit, to_unit
+
+
+@st.composite
+def numerical_distributions(draw: st.DrawFn) -> BaseDistribution:
+    kind = draw(st.sampled_from(["float", "float_log", "float_step", "int", "int_log", "int_step"]))
+    if kind.startswith("int"):
+        low = draw(st.integers(1 if kind == "int_log" else -50, 50))
+        step = draw(st.integers(1, 7)) if kind == "int_step" else 1
+        high = low + step * draw(st.integers(0, 40))
+        return IntDistribution(low, high, log=kind == "int_log", step=step)
+    low = draw(st.floats(1e-4 if kind == "float_log" else -1e3, 1e3))
+    if kind == "float_step":
+        step = draw(st.floats(1e-3, 10.0))
+        return FloatDistribution(low, low + step * draw(st.integers(0, 40)), step=step)
+    high = low + draw(st.floats(0.0, 1e4))
+    return FloatDistribution(low, high, log=kind == "float_log")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(numerical_distributions(), st.floats(-0.5, 1.5))
+@pytest.mark.filterwarnings("ignore:The distribution is specified by")
+def test_from_unit_is_optunas_untransform(dist: BaseDistribution, u: float) -> None:
+    reference = _SearchSpaceTransform(
+        {"x": dist}, transform_log=True, transform_step=True, transform_0_1=True
+    ).untransform(np.array([min(max(u, 0.0), 1.0)]))["x"]
+    value = from_unit("x", dist, u)
+    assert value == reference and type(value) is type(reference)
+    if dist.single():
+        assert to_unit("x", dist, value) == 0.5  # one value: the middle, by convention
+        return
+    # ... and the value maps back to where Optuna's transform puts it.
+    expected = _SearchSpaceTransform(
+        {"x": dist}, transform_log=True, transform_step=True, transform_0_1=True
+    ).transform({"x": value})[0]
+    assert to_unit("x", dist, value) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 8), st.integers(1, 5), st.integers(0, 2**31 - 1))
+def test_distance_matrix_rows_are_distances(n_x: int, n_others: int, dim: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    xs = rng.random((n_x, dim))
+    others = rng.random((n_others, dim))
+    xs[rng.random(xs.shape) < 0.2] = np.nan
+    others[rng.random(others.shape) < 0.2] = np.nan
+    mask = rng.random(dim) < 0.4
+    xs[:, mask] = rng.integers(0, 3, size=(n_x, int(mask.sum())))
+    others[:, mask] = rng.integers(0, 3, size=(n_others, int(mask.sum())))
+    got = distance_matrix(xs, others, mask)
+    assert got.shape == (n_x, n_others)
+    for i in range(n_x):
+        np.testing.assert_array_equal(got[i], distances(xs[i], others, mask))
