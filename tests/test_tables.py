@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -22,6 +23,7 @@ from deploybench.tables import (
     Table,
     TableFormatError,
     TableObjective,
+    format_summary,
     load_table,
     replay_problem,
     save_table,
@@ -337,6 +339,23 @@ def test_summary_fractions() -> None:
     assert sc["infeasible"] == pytest.approx(4 / 13)
     assert sc["configs_feasible"] == 2
     assert sc["oracle"] == pytest.approx(0.72)
+    assert s["configs_by_repeats"] == {"1": 1, "3": 4}
+    assert s["repeats_by_status"] == {"aborted": 1, "crash": 2, "ok": 10}
+    assert s["crashes_by_backend"] == {"onnxruntime": {"oom": 1, "segfault": 1}}
+    assert s["repeats_by_other_load"] == {"unknown": 13}
+    text = format_summary(s)
+    assert "configurations by repeats: 1 with 1, 4 with 3" in text
+    assert "repeats by status: 1 aborted, 2 crash, 10 ok" in text
+    assert "crashes by backend: onnxruntime: 1 oom, 1 segfault" in text
+    assert "repeats by other load (cores): 13 unknown" in text
+
+
+def test_summary_counts_repeats_by_other_load() -> None:
+    reps = [dataclasses.replace(ok(0, 10), other_load_cores=0.2),
+            dataclasses.replace(ok(1, 10), other_load_cores=0.5),
+            dataclasses.replace(ok(2, 10), other_load_cores=0.9)]
+    table = Table(GRID, {cfg().key(): ConfigRecord(cfg(), reps, 0.7, "model_card")}, {}, {})
+    assert summarize(table, [])["repeats_by_other_load"] == {"<=0.5": 2, ">0.5": 1}
 
 
 def test_grid_threads_only_for_threaded_backends() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,8 +48,34 @@ def summarize_scenario(table: Table, scenario: str) -> ScenarioSummary:
                            frac(n - crashed - feasible), frac(feasible), configs_feasible, oracle)
 
 
+def outcome_counts(table: Table) -> dict[str, Any]:
+    """Scenario-free counts of the recorded repeats: how many configurations have each
+    number of repeats, repeats per status (``ok``, ``aborted``, ``crash``), crashes per
+    backend and crash kind (e.g. ``{"onnxruntime": {"segfault": 50}}``), and repeats by the
+    other processes' load while they ran (at most 0.5 core, more, or not measured)."""
+    per_config = Counter(len(rec.repeats) for rec in table.records.values())
+    statuses: Counter[str] = Counter()
+    load: Counter[str] = Counter()
+    crashes: dict[str, Counter[str]] = {}
+    for rec in table.records.values():
+        for r in rec.repeats:
+            statuses[r.status] += 1
+            other = r.other_load_cores
+            load["unknown" if other is None else "<=0.5" if other <= 0.5 else ">0.5"] += 1
+            if r.status == "crash":
+                kind = r.crash_kind or "unknown"
+                crashes.setdefault(rec.config.backend, Counter())[kind] += 1
+    return {
+        "configs_by_repeats": {str(k): per_config[k] for k in sorted(per_config)},
+        "repeats_by_status": dict(sorted(statuses.items())),
+        "crashes_by_backend": {b: dict(sorted(c.items())) for b, c in sorted(crashes.items())},
+        "repeats_by_other_load": {k: load[k] for k in ("<=0.5", ">0.5", "unknown") if load[k]},
+    }
+
+
 def summarize(table: Table, scenarios: Iterable[str] | None = None) -> dict[str, Any]:
-    """Coverage of the grid plus a :class:`ScenarioSummary` per scenario (as dicts)."""
+    """Coverage of the grid, :func:`outcome_counts`, and a :class:`ScenarioSummary` per
+    scenario (as dicts)."""
     grid_size = len(table.grid.configs())
     repeats = [len(rec.repeats) for rec in table.records.values()]
     return {
@@ -57,6 +84,7 @@ def summarize(table: Table, scenarios: Iterable[str] | None = None) -> dict[str,
         "repeats_recorded": sum(repeats),
         "min_repeats_per_config": min(repeats) if repeats else 0,
         "recording_wall_s": table.provenance.get("recording_wall_s"),
+        **outcome_counts(table),
         "scenarios": [
             dataclasses.asdict(summarize_scenario(table, s))
             for s in (scenarios if scenarios is not None else SCENARIOS)
@@ -72,6 +100,24 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"(repeats: {summary['repeats_recorded']}, min per config: "
         f"{summary['min_repeats_per_config']})",
         f"recording wall time: {'unknown' if wall is None else f'{wall / 3600:.2f} h'}",
+    ]
+    if "configs_by_repeats" in summary:
+        by_rep = ", ".join(f"{n} with {k}" for k, n in summary["configs_by_repeats"].items())
+        by_status = ", ".join(f"{n} {k}" for k, n in summary["repeats_by_status"].items())
+        crashes = "; ".join(
+            f"{b}: " + ", ".join(f"{n} {k}" for k, n in kinds.items())
+            for b, kinds in summary["crashes_by_backend"].items()
+        )
+        by_load = ", ".join(
+            f"{n} {k}" for k, n in summary.get("repeats_by_other_load", {}).items()
+        )
+        lines += [
+            f"configurations by repeats: {by_rep or 'none'}",
+            f"repeats by other load (cores): {by_load or 'none'}",
+            f"repeats by status: {by_status or 'none'}",
+            f"crashes by backend: {crashes or 'none'}",
+        ]
+    lines += [
         f"{'scenario':<20} {'repeats':>7} {'crashed':>8} {'aborted':>8} {'infeas.':>8} "
         f"{'feasible':>8} {'cfg feas':>8}  oracle",
     ]
