@@ -18,7 +18,8 @@ BASE_SAMPLERS = ("random", "tpe", "tpe_prune", "gp", "qmc")
 EPILOG = """\
 examples:
   deploybench compare --samplers random tpe --problems crashy_branin --seeds 5 --budgets 25
-  deploybench compare --samplers tba_hybrid tpe --sampler-kwargs 'tba_hybrid={"n_startup": 3}'
+  deploybench compare --samplers tba_hybrid tpe \\
+      --sampler-kwargs 'tba_hybrid={"n_startup_trials": 3}'
   deploybench compare --samplers mine=my_pkg.samplers:MySampler --reference tpe
 
 Samplers are built-in names (random, tpe, tpe_prune, gp, qmc, tba_hybrid, tba) or import paths

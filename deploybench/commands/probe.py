@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
                         "the most scouted configurations in the gray zone")
     p.add_argument("--scout", action="store_true",
                    help="with --configs: the file lists configurations without p95; measure "
-                        "each once first (saved as scout.json in --out) to place them in zones")
+                        "each once first (cached as scout.jsonl in --out) to place them in zones")
     p.add_argument("--memory-cap-mb", type=float, default=None,
                    help="optional memory cap used when judging feasibility")
     p.add_argument("--margin", type=float, default=0.1,

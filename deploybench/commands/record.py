@@ -59,9 +59,12 @@ def register(subparsers: Any) -> None:
                    "rest, e.g. --first batch_size=1,2,4 model=mobilenet_v2,resnet18 "
                    "(the grid, and so the resumable file, stay the same)")
     s = p.add_argument_group("measurement settings")
-    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    s.add_argument("--warmup", type=int, default=DEFAULT_WARMUP)
-    s.add_argument("--passes", type=int, default=DEFAULT_PASSES)
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="device to measure on (default cpu)")
+    s.add_argument("--warmup", type=int, default=DEFAULT_WARMUP,
+                   help=f"warm-up passes per measurement (default {DEFAULT_WARMUP})")
+    s.add_argument("--passes", type=int, default=DEFAULT_PASSES,
+                   help=f"timed passes per measurement (default {DEFAULT_PASSES})")
     s.add_argument("--abort-factor", type=float, default=ProfileSettings().abort_factor,
                    help="abort when the warm-up median latency > factor x latency cap "
                    "(0: never; default: the profiler's default)")
@@ -69,12 +72,20 @@ def register(subparsers: Any) -> None:
                    help="warm-up passes after which the abort rule is checked")
     s.add_argument("--latency-cap-ms", type=float, default=None,
                    help="cap the abort rule refers to (default: loosest scenario latency cap)")
-    s.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S)
-    s.add_argument("--memory-limit-mb", type=float, default=None)
-    s.add_argument("--image-size", type=int, default=224)
-    s.add_argument("--data-dir", default=None)
-    s.add_argument("--accuracy-samples", type=int, default=500)
-    s.add_argument("--weights-dir", default=None)
+    s.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="per-measurement limit in seconds; a timeout is recorded as a crash "
+                        f"(default {DEFAULT_TIMEOUT_S:g})")
+    s.add_argument("--memory-limit-mb", type=float, default=None,
+                   help="kill a measuring subprocess above this RSS, recorded as an oom "
+                        "crash (default: no limit)")
+    s.add_argument("--image-size", type=int, default=224,
+                   help="input image side in pixels (default 224)")
+    s.add_argument("--data-dir", default=None,
+                   help="ImageNette-layout dataset for measured accuracy (never downloaded)")
+    s.add_argument("--accuracy-samples", type=int, default=500,
+                   help="images per accuracy measurement (default 500)")
+    s.add_argument("--weights-dir", default=None,
+                   help="directory with pretrained checkpoints (never downloaded)")
     s.add_argument("--profiler", default=DEFAULT_PROFILER,
                    help="profiler as module:function (default: the live profiler)")
     s.add_argument("--max-other-load", type=float, default=None, metavar="CORES",
