@@ -11,7 +11,9 @@ The target (issue #2), per problem x budget cell:
 For each cell the script prints the sampler's mean regret, the best peer and its mean, the
 paired two-sided Wilcoxon signed-rank p-value of the difference (paired by seed,
 ``scipy.stats.wilcoxon``) — so a "loss" can be told apart from noise — and then the other
-three parts. The last lines count the cells meeting each part. Regret is computed exactly as
+three parts, and the lowest mean waste of *any* sampler in the file for that cell (so a
+cell where no sampler meets the waste part can be told apart from one where the sampler
+falls short). The last lines count the cells meeting each part. Regret is computed exactly as
 the harness summary does. ``.jsonl.gz`` files are read directly (``read_rows``).
 
     python examples/quality_target.py docs/benchmarks/synthetic/runs.jsonl.gz
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'budget':>6} {'problem':22s} {'regret':>7} {'best peer':>18} {'p':>6} {'verdict':8s}"
         f" {'waste':>6} {'dups':>5} {'ms/trial':>9} {'x ' + args.overhead_peer:>8}"
+        f"  least waste (any sampler)"
     )
     met = defaultdict(int)
     n_cells = 0
@@ -95,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             p, ok_regret, verdict, peer_txt = float("nan"), True, "n/a", "-"
         waste = float(np.mean([r["waste"] for r in mine.values()]))
+        least = min(
+            ((float(np.mean([r["waste"] for r in runs.values()])), s) for s, runs in by.items()),
+            key=lambda ws: (ws[0], ws[1] != args.sampler),
+        )
+        met["waste_any"] += least[0] <= args.max_waste
         dups = float(np.mean([r["duplicate_fraction"] for r in mine.values()]))
         ms = float(np.median([r["overhead_ms_per_trial"] for r in mine.values()]))
         ref = by.get(args.overhead_peer)
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         met["overhead"] += bool(ratio <= args.max_overhead_ratio)
         print(
             f"{budget:>6} {problem:22s} {own:7.3f} {peer_txt:>18} {p:6.3f} {verdict:8s}"
-            f" {waste:6.2f} {dups:5.3f} {ms:9.2f} {ratio:8.2f}"
+            f" {waste:6.2f} {dups:5.3f} {ms:9.2f} {ratio:8.2f}  {least[0]:.2f} {least[1]}"
         )
     if n_cells == 0:
         print("no cells", file=sys.stderr)
@@ -117,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{n_cells} cells. Target parts met (cells):")
     print(f"  regret <= best of {', '.join(peers)}: {met['regret']}/{n_cells}"
           "  (loss* = paired Wilcoxon p < 0.05)")
-    print(f"  waste <= {args.max_waste:g}: {met['waste']}/{n_cells}")
+    print(f"  waste <= {args.max_waste:g}: {met['waste']}/{n_cells}"
+          f"  (met by at least one sampler in the file: {met['waste_any']}/{n_cells})")
     print(f"  zero duplicates: {met['duplicates']}/{n_cells}")
     print(f"  overhead <= {args.max_overhead_ratio:g}x {args.overhead_peer} "
           f"(median ms/trial in these runs): {met['overhead']}/{n_cells}")
