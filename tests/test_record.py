@@ -18,6 +18,7 @@ from deploybench.cli import main
 from deploybench.profiling._types import DeployConfig, ProfileResult, ProfileSettings
 from deploybench.tables import (
     Grid,
+    RecordingReplacedError,
     ReplayCrash,
     TableFormatError,
     TableObjective,
@@ -237,6 +238,39 @@ def test_torn_header_starts_afresh_and_foreign_recording_is_refused(tmp_path: Pa
     corrupt.write_text("\n".join(lines) + "\n")
     with pytest.raises(TableFormatError, match="line 4 is corrupt"):
         read_recording(corrupt)
+
+
+@pytest.mark.parametrize("how", ["replaced", "deleted"])
+def test_a_replaced_recording_file_stops_the_recorder_without_losing_rows(
+        tmp_path: Path, how: str) -> None:
+    out = tmp_path / "r.jsonl"
+    record(out, SMALL_GRID, ProfileSettings(passes=5), 1, fake_profile, progress=False,
+           max_rows=2)
+    saved = out.read_bytes()
+    calls = 0
+
+    def profile_then_replace(config: DeployConfig, settings: ProfileSettings) -> ProfileResult:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # what `git stash` does to a tracked recording: a new file, same path
+            out.unlink()
+            if how == "replaced":
+                out.write_bytes(saved)
+        return fake_profile(config, settings)
+
+    with pytest.raises(RecordingReplacedError, match=f"was {how}"):
+        record(out, SMALL_GRID, ProfileSettings(passes=5), 1, profile_then_replace,
+               progress=False)
+    if how == "replaced":
+        # nothing was appended to the lost file's replacement either: it is as it was put
+        assert out.read_bytes() == saved
+    # a ValueError, so `deploybench record` reports it in one line (exit status 2);
+    # running again continues from the file as it is now
+    assert issubclass(RecordingReplacedError, ValueError)
+    out.write_bytes(saved)
+    contents = record(out, SMALL_GRID, ProfileSettings(passes=5), 1, fake_profile,
+                      progress=False)
+    assert len(contents.rows) == 6 and len(read_recording(out).rows) == 6
 
 
 def test_crashing_profiler_is_data_not_abort(tmp_path: Path) -> None:

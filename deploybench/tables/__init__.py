@@ -40,7 +40,7 @@ from deploybench.tables._recorder import (
     resolve_profiler,
     sweep_order,
 )
-from deploybench.tables._recording import read_recording
+from deploybench.tables._recording import RecordingReplacedError, read_recording
 from deploybench.tables._replay import (
     NOT_RECORDED,
     ORACLE_FEASIBLE_FRACTION,
@@ -67,6 +67,7 @@ __all__ = [
     "ConfigRecord",
     "Grid",
     "ProfileFn",
+    "RecordingReplacedError",
     "RepeatSummary",
     "ReplayCrash",
     "Scenario",

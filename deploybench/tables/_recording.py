@@ -192,11 +192,19 @@ def make_header(grid: Grid, settings: Mapping[str, Any],
     }
 
 
+class RecordingReplacedError(ValueError):
+    """The recording file was replaced or deleted while the recorder had it open."""
+
+
 class RecordingWriter:
     """Appends rows to a recording file, one fsync per row.
 
     Opening an existing file validates that it was made with the same grid and
-    settings, cuts a torn last line and appends a session marker.
+    settings, cuts a torn last line and appends a session marker. Before every write it
+    checks that the path still names the file it opened: a ``git checkout`` or ``git
+    stash`` of the recording replaces the file, and appends to the open descriptor would
+    then go to a deleted file and be lost. It raises :class:`RecordingReplacedError`
+    instead, writing nothing.
     """
 
     def __init__(self, path: str | os.PathLike[str], header: Mapping[str, Any],
@@ -229,8 +237,25 @@ class RecordingWriter:
         self._write(session)
         self.contents.sessions.append(session)
 
+    def _check_same_file(self) -> None:
+        assert self._file is not None
+        mine = os.fstat(self._file.fileno())
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            on_disk = None
+        if on_disk is None or (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
+            what = "deleted" if on_disk is None else "replaced by another file"
+            raise RecordingReplacedError(
+                f"{self.path} was {what} while recording (for example by `git checkout` or "
+                "`git stash`); the recorder stopped without writing the last measurement, so "
+                "no row went to the lost file. Run the same command again to resume from "
+                f"{self.path} as it is now."
+            )
+
     def _write(self, obj: Mapping[str, Any]) -> None:
         assert self._file is not None
+        self._check_same_file()
         self._file.write((json.dumps(obj, sort_keys=True) + "\n").encode())
         self._file.flush()
         os.fsync(self._file.fileno())
