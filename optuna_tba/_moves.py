@@ -154,8 +154,7 @@ class Proposer:
         )
         score = dmat.min(axis=1)
         if self.cfg.screening:
-            w = np.exp(-((dmat / 0.15) ** 2))
-            score *= 1.0 - (w @ self._crashed) / (w.sum(axis=1) + 0.5)
+            score *= 1.0 - self._kernel_risk(dmat)
         return cands[int(np.argmax(score))]
 
     def _neighbour(self, base: Record, scale: float, struct: bool | None) -> Params:
@@ -341,8 +340,14 @@ class Proposer:
         if not self.cfg.screening or not len(self._points):
             return 0.0
         d = distances(unit_vector(plan, self.space), self._points, self._mask)
+        return float(self._kernel_risk(d))
+
+    def _kernel_risk(self, d: np.ndarray) -> np.ndarray:
+        """Crash fraction of the finished trials weighted by a Gaussian kernel of their
+        distances ``d`` (last axis: one entry per finished trial), shrunk towards 0 by a
+        prior weight of 0.5."""
         w = np.exp(-((d / 0.15) ** 2))
-        return float((w @ self._crashed) / (w.sum() + 0.5))
+        return np.asarray((w @ self._crashed) / (w.sum(axis=-1) + 0.5))
 
     @functools.cached_property
     def _crashed(self) -> np.ndarray:

@@ -233,17 +233,13 @@ def unit_vector(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]
 
 def distances(x: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray) -> np.ndarray:
     """Normalised distance from ``x`` to each row of ``others`` (missing params count 0.5)."""
-    if others.size == 0:
-        return np.zeros(0)
-    diff = np.abs(others - x[None, :])
-    diff[:, categorical_mask] = (diff[:, categorical_mask] > 0).astype(float)
-    diff = np.where(np.isnan(diff), 0.5, diff)
-    return np.sqrt(np.mean(diff**2, axis=1)) if diff.shape[1] else np.zeros(len(others))
+    return distance_matrix(x[None, :], others, categorical_mask)[0]
 
 
 def distance_matrix(xs: np.ndarray, others: np.ndarray, categorical_mask: np.ndarray) -> np.ndarray:
     """:func:`distances` from each row of ``xs`` to each row of ``others`` (one row per
-    ``xs`` row)."""
+    ``xs`` row): per parameter the absolute unit-cube difference, 0/1 for categoricals,
+    0.5 where either side lacks the parameter; then the root mean square."""
     if others.size == 0 or xs.size == 0:
         return np.zeros((len(xs), len(others)))
     diff = np.abs(others[None, :, :] - xs[:, None, :])

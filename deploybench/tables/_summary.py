@@ -108,9 +108,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{b}: " + ", ".join(f"{n} {k}" for k, n in kinds.items())
             for b, kinds in summary["crashes_by_backend"].items()
         )
-        by_load = ", ".join(
-            f"{n} {k}" for k, n in summary.get("repeats_by_other_load", {}).items()
-        )
+        by_load = ", ".join(f"{n} {k}" for k, n in summary["repeats_by_other_load"].items())
         lines += [
             f"configurations by repeats: {by_rep or 'none'}",
             f"repeats by other load (cores): {by_load or 'none'}",
