@@ -15,7 +15,7 @@ import json
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_tba._blacklist import Blacklist
-from optuna_tba._outcomes import Outcome, Record, TrialCache, records
+from optuna_tba._outcomes import Outcome, Record, TrialCache, classify, records
 from optuna_tba._space import (
     VisitedSet,
     config_key,
@@ -83,6 +83,11 @@ class History:
     @functools.cached_property
     def finished(self) -> list[Record]:
         return [r for r in self.records if r.outcome is not Outcome.RUNNING]
+
+    @functools.cached_property
+    def finished_numbers(self) -> frozenset[int]:
+        """Numbers of the trials that had finished when the history was read."""
+        return frozenset(r.number for r in self.finished)
 
 
 def validate_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
@@ -308,7 +313,7 @@ class _PlanningSampler(BaseSampler):
                 break
             # Two workers may have planned at the same moment without seeing each other's
             # plan: the trial with the larger number yields and plans again.
-            clash = conflicting_inflight(study, trial, decision.plan)
+            clash = conflicting_inflight(study, trial, decision.plan, hist.finished_numbers)
             if clash is None:
                 break
             hist.visited.add(clash)
@@ -472,10 +477,14 @@ _DECODERS: dict[str, Any] = {
 
 
 def conflicting_inflight(
-    study: Study, trial: FrozenTrial, plan: Mapping[str, Any]
+    study: Study, trial: FrozenTrial, plan: Mapping[str, Any], seen: Collection[int]
 ) -> dict[str, Any] | None:
-    """The in-flight configuration of another RUNNING trial that ``plan`` would duplicate,
-    if any (re-read from storage).
+    """The configuration of another trial that ``plan`` would duplicate, if any (re-read
+    from storage): a RUNNING trial's in-flight configuration, or a trial that finished with
+    a deterministic outcome after the caller's history was read (its number is not in
+    ``seen``, the numbers of the trials finished in that history). Without the second
+    check a worker whose history predates another worker's whole trial (a fast objective)
+    planned that trial again.
 
     Every caller writes its own plan *before* calling this, so of two workers racing for one
     configuration the one that checks second always sees the other. Both must yield to any
@@ -483,15 +492,22 @@ def conflicting_inflight(
     lower-numbered trial that wrote and checked last keep a configuration a higher-numbered
     one had already taken (seen once in the four-worker PostgreSQL test). When both see each
     other both move on, which costs nothing but a re-draw."""
-    running = study._storage.get_all_trials(
-        study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
+    others = study._storage.get_all_trials(
+        study._study_id,
+        deepcopy=False,
+        states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL),
     )
-    for t in running:
+    for t in others:
         if t.number == trial.number:
             continue
-        inflight = _inflight_params(t)
-        if inflight and VisitedSet([inflight]).contains_plan(plan):
-            return inflight
+        if t.state == TrialState.RUNNING:
+            params = _inflight_params(t)
+        elif t.number not in seen and classify(t) in _DETERMINISTIC:
+            params = dict(t.params)
+        else:
+            continue
+        if params and VisitedSet([params]).contains_plan(plan):
+            return params
     return None
 
 

@@ -46,6 +46,7 @@ class _Context:
     blacklist: Blacklist
     space: dict[str, BaseDistribution]
     notes: list[str]
+    seen: frozenset[int]  # numbers of the trials finished in the history read
 
 
 class TBAHybridSampler(TBASampler):
@@ -233,7 +234,9 @@ class TBAHybridSampler(TBASampler):
             decision.arm = "anneal"
             return decision
         with self._lock:
-            self._contexts[trial._trial_id] = _Context(hist.visited, blacklist, hist.space, [])
+            self._contexts[trial._trial_id] = _Context(
+                hist.visited, blacklist, hist.space, [], hist.finished_numbers
+            )
         text = f"TPE on the crash-aware view ({reason})"
         size = math.prod(n_values(d) for d in hist.space.values()) if hist.space else math.inf
         if size <= len(hist.visited):
@@ -310,7 +313,7 @@ class TBAHybridSampler(TBASampler):
                     }
                 ),
             )
-            clash = None if attempt == 3 else conflicting_inflight(study, trial, params)
+            clash = None if attempt == 3 else conflicting_inflight(study, trial, params, ctx.seen)
             if clash is None:
                 break
             # Another worker proposed the same configuration at the same moment.
