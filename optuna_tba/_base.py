@@ -80,6 +80,30 @@ class History:
                 out[n] = out.get(n, 0) + 1
         return out
 
+    def repairs_not_working(self, min_success: float) -> bool:
+        """True while nothing is feasible and the repair moves made so far do not work.
+
+        A finished repair trial succeeds when it is feasible, or infeasible with a smaller
+        violation than its target. Once at least 3 have finished, repairs stop when the
+        posterior mean success rate ``(1 + s) / (2 + s + f)`` (``Beta(1 + s, 1 + f)``) is
+        below ``min_success``. Only before the first feasible trial: afterwards repairs
+        also pay off by improving the incumbent, which this count does not see.
+        """
+        if min_success <= 0.0 or any(r.outcome is Outcome.FEASIBLE for r in self.records):
+            return False
+        by_number = {r.number: r for r in self.records}
+        s = f = 0
+        for t, r in zip(self.trials, self.records):
+            n = t.system_attrs.get(REPAIR_KEY)
+            target = by_number.get(n) if isinstance(n, int) else None
+            if target is None or r.outcome is Outcome.RUNNING:
+                continue
+            if r.outcome is Outcome.INFEASIBLE and r.violation < target.violation:
+                s += 1
+            else:
+                f += 1
+        return s + f >= 3 and (1 + s) / (2 + s + f) < min_success
+
     @functools.cached_property
     def finished(self) -> list[Record]:
         return [r for r in self.records if r.outcome is not Outcome.RUNNING]

@@ -214,7 +214,9 @@ class TBAHybridSampler(TBASampler):
             reeval.phase = "phase2"
             return reeval
         blacklist = self._blacklist(hist, trial.number)
-        if self._uniform(trial.number, 7) < self._moves.p_repair:
+        if self._uniform(trial.number, 7) < self._moves.p_repair and not (
+            hist.repairs_not_working(self._min_repair_success)
+        ):
             rng = self._rng(trial.number)
             prop = Proposer(
                 hist.space,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from optuna.study import Study
@@ -34,6 +35,13 @@ class TBASampler(_PlanningSampler):
         p_repair: Probability of a repair move when an infeasible trial beats the best
             feasible value (both phases of the hybrid). Repairs step towards the constraint
             boundary using the signed constraint margins of similar trials. Default 0.4.
+        min_repair_success: Before any trial is feasible, repair moves stop once at least
+            3 have finished and the posterior mean of their success rate,
+            ``Beta(1 + s, 1 + f)``, is below this value (a repair succeeds when its trial
+            is less violated than its target). Repairs assume a locally linear constraint
+            margin; this stops them where that fails (e.g. a small box-shaped feasible
+            region) and leaves them on where it holds (e.g. a weight limit). 0 disables the
+            rule. Default 0.25.
         screening: Screen several candidate moves with a kernel estimate of crash risk from
             the history and keep the safest. Default True.
         screening_model: What scores the candidates when ``screening`` is on.
@@ -84,6 +92,7 @@ class TBASampler(_PlanningSampler):
         p_struct: float = 0.35,
         p_explore: float = 0.1,
         p_repair: float = 0.4,
+        min_repair_success: float = 0.25,
         screening: bool = True,
         screening_model: str = "kernel",
         blacklist_threshold: int = 3,
@@ -105,6 +114,8 @@ class TBASampler(_PlanningSampler):
         validate_float("p_struct", p_struct, 0.0, 1.0)
         validate_float("p_explore", p_explore, 0.0, 1.0)
         validate_float("p_repair", p_repair, 0.0, 1.0)
+        validate_float("min_repair_success", min_repair_success, 0.0, 1.0)
+        self._min_repair_success = float(min_repair_success)
         if not isinstance(screening, bool):
             raise ValueError(f"screening must be a bool, got {screening!r}")
         if screening_model not in ("kernel", "classifier"):
@@ -139,12 +150,16 @@ class TBASampler(_PlanningSampler):
             return reeval
         state = replay(hist.finished, self._schedule)
         blacklist = self._blacklist(hist, trial.number)
+        moves = self._moves
+        if moves.p_repair > 0.0 and hist.repairs_not_working(self._min_repair_success):
+            # Same random draws as with repairs on: only the repair branch is closed.
+            moves = dataclasses.replace(moves, p_repair=0.0)
         proposal = Proposer(
             hist.space,
             hist.records,
             blacklist,
             hist.visited,
-            self._moves,
+            moves,
             self._rng(trial.number),
             hist.repairs(),
             hist.unit_cache,

@@ -132,8 +132,17 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
         capture_output=True, text=True, timeout=300, check=True,
     ).stdout
     rows = [x.split() for x in out.splitlines()[2:]]
-    assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap"]
-    assert all(r[1] == "6" and len(r) == 6 for r in rows)
+    assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap", "lr_schedule",
+                                    "edge_pick", "sparse_box"]
+    # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
+    assert all(r[1] == "6" and len(r) == 8 for r in rows)
+    assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
+               for r in rows)
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--hybrid-kwargs",
+         '{"p_repair": 2}'], capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "p_repair" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_quality_target_checks_every_part_of_the_target(tmp_path: Path) -> None:

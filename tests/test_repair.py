@@ -1,0 +1,111 @@
+"""Repair moves stop before feasibility when they do not work (``min_repair_success``).
+
+A repair move steps an infeasible high-value trial towards the constraint boundary with a
+linear fit of the constraint margin. Where the margin is far from linear (a small
+box-shaped feasible region) the steps miss, and before anything is feasible every repair
+is a trial not spent on finding feasibility. The rule: while nothing is feasible, once at
+least 3 repairs have finished and ``(1 + s) / (2 + s + f)`` is below
+``min_repair_success``, no more repair moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+
+from optuna_tba import TBAHybridSampler, TBASampler
+from optuna_tba._base import REPAIR_KEY
+
+SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+
+
+def never_feasible(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    y = trial.suggest_float("y", 0.0, 1.0)
+    trial.set_constraint("limit", 0.2 + x)  # always violated
+    return -(x + y)
+
+
+def seeded_study(sampler: optuna.samplers.BaseSampler, repair_violations: list[float]) -> Any:
+    """Six infeasible trials, then repairs of trial 0 (violation 0.5) with the given
+    violations (smaller than 0.5 = the repair worked)."""
+    study = optuna.create_study(sampler=sampler)
+    points = [(0.3, 0.9), (0.1, 0.2), (0.5, 0.5), (0.2, 0.1), (0.6, 0.3), (0.4, 0.6)]
+    for x, y in points:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": x, "y": y}, distributions=SPACE, value=-(x + y),
+                system_attrs={"constraints": [0.2 + x]},
+            )
+        )
+    for i, v in enumerate(repair_violations):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": v - 0.2, "y": 0.9 - 0.01 * i}, distributions=SPACE,
+                value=-(v - 0.2 + 0.9), system_attrs={"constraints": [v], REPAIR_KEY: 0},
+            )
+        )
+    return study
+
+
+def n_new_repairs(study: optuna.Study, start: int) -> int:
+    return sum(REPAIR_KEY in t.system_attrs for t in study.trials[start:])
+
+
+SAMPLERS = {
+    "tba": lambda **kw: TBASampler(seed=1, **kw),
+    "hybrid": lambda **kw: TBAHybridSampler(seed=1, max_phase1_trials=10, **kw),
+}
+
+
+@pytest.mark.parametrize("kind", list(SAMPLERS))
+def test_failed_repairs_stop_repairing_before_feasibility(kind: str) -> None:
+    failed = [0.7, 0.8, 0.9]  # every repair ended further from feasibility than its target
+    off = seeded_study(SAMPLERS[kind](min_repair_success=0.0), failed)
+    off.optimize(never_feasible, n_trials=30)
+    assert n_new_repairs(off, 9) > 0  # without the rule the sampler keeps repairing
+    on = seeded_study(SAMPLERS[kind](), failed)
+    on.optimize(never_feasible, n_trials=30)
+    assert n_new_repairs(on, 9) == 0
+
+
+@pytest.mark.parametrize("kind", list(SAMPLERS))
+def test_working_repairs_go_on(kind: str) -> None:
+    study = seeded_study(SAMPLERS[kind](), [0.3, 0.35, 0.45])  # all less violated than 0.5
+    study.optimize(never_feasible, n_trials=30)
+    assert n_new_repairs(study, 9) > 0
+
+
+def _history(study: optuna.Study) -> Any:
+    sampler = TBASampler(seed=0)
+    trial = study.ask()
+    return sampler._history(study, study._storage.get_trial(trial._trial_id))
+
+
+def test_rule_counts_only_before_the_first_feasible_trial() -> None:
+    study = seeded_study(TBASampler(seed=0), [0.7, 0.8, 0.9])
+    assert _history(study).repairs_not_working(0.25)
+    assert not _history(study).repairs_not_working(0.0)  # 0 disables the rule
+    assert not _history(study).repairs_not_working(0.2)  # (1 + 0) / (2 + 3) = 0.2
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"x": 0.0, "y": 0.0}, distributions=SPACE, value=0.0,
+            system_attrs={"constraints": [-0.1]},
+        )
+    )
+    assert not _history(study).repairs_not_working(0.25)
+
+
+def test_fewer_than_three_finished_repairs_never_stop_repairing() -> None:
+    assert not _history(seeded_study(TBASampler(seed=0), [0.9, 0.9])).repairs_not_working(0.9)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.3", None])
+def test_min_repair_success_is_validated(bad: Any) -> None:
+    with pytest.raises(ValueError, match="min_repair_success"):
+        TBASampler(min_repair_success=bad)
+    with pytest.raises(ValueError, match="min_repair_success"):
+        TBAHybridSampler(min_repair_success=bad)
