@@ -516,17 +516,14 @@ def conflicting_inflight(
     lower-numbered trial that wrote and checked last keep a configuration a higher-numbered
     one had already taken (seen once in the four-worker PostgreSQL test). When both see each
     other both move on, which costs nothing but a re-draw."""
-    others = study._storage.get_all_trials(
-        study._study_id,
-        deepcopy=False,
-        states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL),
-    )
-    for t in others:
-        if t.number == trial.number:
+    me = trial.number
+    for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
+        number = t.number
+        if number in seen or number == me:  # finished when the history was read
             continue
         if t.state == TrialState.RUNNING:
             params = _inflight_params(t)
-        elif t.number not in seen and classify(t) in _DETERMINISTIC:
+        elif t.state.is_finished() and classify(t) in _DETERMINISTIC:
             params = dict(t.params)
         else:
             continue
