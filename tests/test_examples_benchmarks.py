@@ -14,6 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
+                   "overhead_by_phase.py",
                    "move_productivity.py",
                    "heldout_problems.py", "quality_target.py", "same_outcomes.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -23,6 +24,23 @@ def test_every_example_script_has_a_test() -> None:
     }
     scripts = {p.name for p in EXAMPLES.glob("*.py")}
     assert scripts <= tested_here | tested_elsewhere, scripts - tested_here - tested_elsewhere
+
+
+def test_overhead_by_phase_reports_both_phases() -> None:
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "overhead_by_phase.py"), "--budget", "8", "--seeds",
+         "1", "--problems", "crashy_branin"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    row = out.strip().splitlines()[2].split()
+    tpe, hybrid, phase2_only, phase1_trials = (float(row[i]) for i in (1, 2, 4, 6))
+    assert row[0] == "crashy_branin" and tpe > 0 and 0 <= phase2_only <= hybrid
+    assert 1 <= phase1_trials <= 8
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "overhead_by_phase.py"), "--problems", "nope"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "unknown problem" in bad.stderr
 
 
 @pytest.mark.slow
