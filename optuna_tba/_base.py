@@ -83,8 +83,9 @@ class History:
     def repairs_not_working(self, min_success: float) -> bool:
         """True while nothing is feasible and the repair moves made so far do not work.
 
-        A finished repair trial succeeds when it is feasible, or infeasible with a smaller
-        violation than its target. Once at least 3 have finished, repairs stop when the
+        A finished repair trial succeeds when it is less violated than its target (none is
+        feasible: the rule is off once anything is). Once at least 3 have finished, repairs
+        stop when the
         posterior mean success rate ``(1 + s) / (2 + s + f)`` (``Beta(1 + s, 1 + f)``) is
         below ``min_success``. Only before the first feasible trial: afterwards repairs
         also pay off by improving the incumbent, which this count does not see.
@@ -335,8 +336,8 @@ class _PlanningSampler(BaseSampler):
                 storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
             if decision.plan is None or decision.reevaluation_of is not None or attempt == 3:
                 break
-            # Two workers may have planned at the same moment without seeing each other's
-            # plan: the trial with the larger number yields and plans again.
+            # Another worker may have planned the same configuration at the same moment, or
+            # evaluated it after this history was read: plan again without it.
             clash = conflicting_inflight(study, trial, decision.plan, hist.finished_numbers)
             if clash is None:
                 break
