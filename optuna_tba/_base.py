@@ -85,10 +85,10 @@ class History:
 
         A finished repair trial succeeds when it is less violated than its target (none is
         feasible: the rule is off once anything is). Once at least 3 have finished, repairs
-        stop when the
-        posterior mean success rate ``(1 + s) / (2 + s + f)`` (``Beta(1 + s, 1 + f)``) is
-        below ``min_success``. Only before the first feasible trial: afterwards repairs
-        also pay off by improving the incumbent, which this count does not see.
+        stop when the posterior mean success rate ``(1 + s) / (2 + s + f)``
+        (``Beta(1 + s, 1 + f)``) is below ``min_success``. Only before the first feasible
+        trial: afterwards repairs also pay off by improving the incumbent, which this count
+        does not see.
         """
         if min_success <= 0.0 or any(r.outcome is Outcome.FEASIBLE for r in self.records):
             return False
