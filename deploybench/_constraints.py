@@ -17,16 +17,18 @@ import optuna
 LEGACY_KEY = "constraints"
 
 
-def report_constraints(trial: optuna.Trial, values: Mapping[str, float]) -> None:
+def report_constraints(trial: optuna.trial.BaseTrial, values: Mapping[str, float]) -> None:
     """Set each constraint with ``trial.set_constraint`` and as the legacy list.
 
     Args:
-        trial: The running trial.
+        trial: The running trial (or a ``FixedTrial``, which keeps only the named values).
         values: Constraint name to value; ``value <= 0`` means satisfied. Use relative
             violations (``measured / cap - 1``) so that different units never mix.
     """
     ordered = [(str(k), float(v)) for k, v in values.items()]
     for key, value in ordered:
         trial.set_constraint(key, value)
-    storage = trial.storage
-    storage.set_trial_system_attr(trial._trial_id, LEGACY_KEY, [v for _, v in ordered])
+    if isinstance(trial, optuna.Trial):  # a FixedTrial (a dry run) has no storage
+        trial.storage.set_trial_system_attr(
+            trial._trial_id, LEGACY_KEY, [v for _, v in ordered]
+        )

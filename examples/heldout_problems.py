@@ -45,6 +45,7 @@ import math
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Literal
 
 import numpy as np
 import optuna
@@ -160,7 +161,7 @@ def sparse_box(trial: optuna.Trial) -> float:
     return float(_WEIGHTS @ x)
 
 
-PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], str]] = {
+PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "maximize"]]] = {
     "ackley10": (ackley10, "minimize"),
     "cat_heavy": (cat_heavy, "maximize"),
     "int_knap": (int_knap, "maximize"),

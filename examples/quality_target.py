@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {'waste':>6} {'dups':>5} {'ms/trial':>9} {'x ' + args.overhead_peer:>8}"
         f"  least waste (any sampler)"
     )
-    met = defaultdict(int)
+    met: defaultdict[str, int] = defaultdict(int)
     n_cells = 0
     for (problem, budget) in sorted(cells, key=lambda k: (k[1], k[0])):
         by = cells[(problem, budget)]

@@ -6,12 +6,12 @@ import gzip
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 from scipy import stats
 
@@ -53,9 +53,9 @@ class _Toy(Problem):
         return None if self.offset is None else float(params["x"]) + self.offset
 
 
-def _study(direction: str = "maximize") -> optuna.Study:
+def _study(direction: Literal["minimize", "maximize"] = "maximize") -> optuna.Study:
     study = optuna.create_study(direction=direction)
-    dist = {"x": FloatDistribution(0.0, 10.0)}
+    dist: dict[str, BaseDistribution] = {"x": FloatDistribution(0.0, 10.0)}
     spec = [
         (TrialState.COMPLETE, 1.0, 1.0, {"c": -1.0}),
         (TrialState.COMPLETE, 5.0, 2.0, {"c": 0.3}),  # infeasible, best raw value

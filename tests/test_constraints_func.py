@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import optuna
 import pytest
@@ -23,7 +24,9 @@ def _run(cls: type[TBASampler], use_func: bool) -> optuna.Study:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        kwargs = {"constraints_func": lambda t: [t.params["x"] - 0.3]} if use_func else {}
+        kwargs: dict[str, Any] = (
+            {"constraints_func": lambda t: [t.params["x"] - 0.3]} if use_func else {}
+        )
         sampler = cls(seed=3, **kwargs)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective, n_trials=25, catch=(RuntimeError,))

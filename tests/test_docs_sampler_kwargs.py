@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,5 +38,7 @@ def test_the_docs_show_sampler_kwargs() -> None:
 
 @pytest.mark.parametrize(("source", "label", "spec"), documented_kwargs())
 def test_documented_hybrid_kwargs_construct(source: str, label: str, spec: str) -> None:
-    kwargs = {k: 25 if v == "$budget" else v for k, v in json.loads(spec).items()}
+    kwargs: dict[str, Any] = {
+        k: 25 if v == "$budget" else v for k, v in json.loads(spec).items()
+    }
     TBAHybridSampler(seed=0, **kwargs)  # a TypeError/ValueError here is a broken doc command

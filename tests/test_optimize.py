@@ -49,7 +49,7 @@ def test_finds_best_feasible(tmp_path: os.PathLike[str]) -> None:
     feasible = [t for t in trials if t.user_attrs.get("feasible")]
     assert feasible and all(t.user_attrs["latency_p95_ms"] <= 50.0 for t in feasible)
     assert result.objective_value == max(t.value for t in feasible)  # type: ignore[attr-defined]
-    assert best is not None and set(best) == {"model", "backend", "precision", "batch_size",
+    assert isinstance(best, dict) and set(best) == {"model", "backend", "precision", "batch_size",
                                               "threads"}
     counts = result.counts  # type: ignore[attr-defined]
     assert sum(counts.values()) == 30 and counts["crashed"] > 0

@@ -341,7 +341,9 @@ def test_candidates_from_table(tmp_path: Path) -> None:
     grid = Grid(models=("mobilenet_v2",), backends=("onnxruntime",), precisions=("fp32",),
                 batch_sizes=(1, 2, 4), threads=(1,))
     rows = []
-    for bs, p95s in [(1, [10.0, 14.0, 12.0]), (2, [20.0, None, 22.0]), (4, [None])]:
+    cases: list[tuple[int, list[float | None]]] = [
+        (1, [10.0, 14.0, 12.0]), (2, [20.0, None, 22.0]), (4, [None])]
+    for bs, p95s in cases:
         for rep, p95 in enumerate(p95s):
             res = (ProfileResult(_cfg(bs), "ok", latency_p95_ms=p95) if p95 is not None
                    else ProfileResult(_cfg(bs), "crash", crash_kind="oom"))

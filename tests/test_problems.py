@@ -205,15 +205,15 @@ def test_oom_grid_definition_and_exact_oracle() -> None:
                         best = max(best, out.value)
     assert best <= p.oracle() + 1e-12
     # ... and the oracle is attained by a configuration that the trial code path accepts
-    batch = np.arange(1, 257)[:, None]
-    width = np.arange(16, 1025)[None, :]
+    batches = np.arange(1, 257)[:, None]
+    widths = np.arange(16, 1025)[None, :]
     found = None
     for depth in range(2, 25, 2):
         for seq in range(128, 1025, 128):
-            ok = (oom_grid._memory_gb(batch, width, depth, seq) <= oom_grid.MEMORY_LIMIT_GB) & (
-                oom_grid._step_ms(batch, width, depth, seq) <= oom_grid.STEP_CAP_MS
-            )
-            score = np.where(ok, oom_grid._score(batch, width, depth, seq), -np.inf)
+            ok = (
+                oom_grid._memory_gb(batches, widths, depth, seq) <= oom_grid.MEMORY_LIMIT_GB
+            ) & (oom_grid._step_ms(batches, widths, depth, seq) <= oom_grid.STEP_CAP_MS)
+            score = np.where(ok, oom_grid._score(batches, widths, depth, seq), -np.inf)
             i, j = np.unravel_index(int(np.argmax(score)), score.shape)
             if score[i, j] == p.oracle():
                 found = {"batch_size": i + 1, "width": j + 16, "depth": depth, "seq_len": seq}

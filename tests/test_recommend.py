@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import IntDistribution
+from optuna.distributions import BaseDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 from scipy.stats import norm
 
@@ -21,7 +21,7 @@ from optuna_tba import _recommend
 from optuna_tba._recommend import collect_evidence, recommend
 
 REPO = Path(__file__).resolve().parents[1]
-DIST = {"x": IntDistribution(0, 10)}
+DIST: dict[str, BaseDistribution] = {"x": IntDistribution(0, 10)}
 
 
 def _add(study: optuna.Study, x: int, value: float | None, violation: float | None,
@@ -48,7 +48,7 @@ def test_certified_config_beats_lucky_single_evaluation() -> None:
     assert rec.prob_meets_confidence == pytest.approx(1 - 0.9**17, rel=1e-9)
     assert rec.value == 5.0 and rec.trial_numbers == tuple(range(16))
     best_observed = min((t for t in study.trials if t.constraints["latency"] <= 0),
-                        key=lambda t: t.value)
+                        key=lambda t: float(t.values[0]))
     assert best_observed.params == {"x": 3}, "plain best-feasible would pick the lucky one"
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import BaseDistribution, FloatDistribution
 
 from optuna_tba import TBAHybridSampler, TBASampler
 from optuna_tba._base import REPAIR_KEY
 
-SPACE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
+SPACE: dict[str, BaseDistribution] = {
+    "x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
 
 
 def never_feasible(trial: optuna.Trial) -> float:

@@ -20,12 +20,11 @@ def numerical_distributions(draw: st.DrawFn) -> BaseDistribution:
         step = draw(st.integers(1, 7)) if kind == "int_step" else 1
         high = low + step * draw(st.integers(0, 40))
         return IntDistribution(low, high, log=kind == "int_log", step=step)
-    low = draw(st.floats(1e-4 if kind == "float_log" else -1e3, 1e3))
+    flow = draw(st.floats(1e-4 if kind == "float_log" else -1e3, 1e3))
     if kind == "float_step":
-        step = draw(st.floats(1e-3, 10.0))
-        return FloatDistribution(low, low + step * draw(st.integers(0, 40)), step=step)
-    high = low + draw(st.floats(0.0, 1e4))
-    return FloatDistribution(low, high, log=kind == "float_log")
+        fstep = draw(st.floats(1e-3, 10.0))
+        return FloatDistribution(flow, flow + fstep * draw(st.integers(0, 40)), step=fstep)
+    return FloatDistribution(flow, flow + draw(st.floats(0.0, 1e4)), log=kind == "float_log")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -195,6 +195,15 @@ def test_recorded_crash_raises_with_kind() -> None:
     assert info.value.kind == "oom"
 
 
+def test_fixed_trial_dry_run_returns_the_recorded_value() -> None:
+    """A ``FixedTrial`` (no storage) can evaluate a recorded configuration: the named
+    constraints are set on it and the legacy list, which needs a storage, is skipped."""
+    obj = TableObjective(hand_table(), "edge_tight")
+    trial = optuna.trial.FixedTrial(params(cfg()), number=0)
+    assert obj(trial) == pytest.approx(0.70)
+    assert all(v <= 0 for v in trial.constraints.values())
+
+
 def test_not_recorded_raises() -> None:
     obj = TableObjective(hand_table(), "edge_tight")
     with pytest.raises(ReplayCrash, match="not_recorded") as info:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from deploybench.compare._metrics import STATUS_FEASIBLE, normalised_regret
@@ -59,7 +60,7 @@ def bootstrap_mean_ci(values: Sequence[float], seed: int = 0) -> tuple[float, fl
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def paired_wilcoxon(a: Sequence[float], b: Sequence[float]) -> float | None:
+def paired_wilcoxon(a: ArrayLike, b: ArrayLike) -> float | None:
     """Two-sided Wilcoxon signed-rank p-value of paired samples (1.0 if all pairs tie)."""
     x = np.asarray(a, dtype=float)
     y = np.asarray(b, dtype=float)

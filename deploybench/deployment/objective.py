@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 
@@ -89,7 +89,7 @@ class DeploymentObjective:
         self.prune_crashes = bool(prune_crashes)
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> Literal["maximize"]:
         return self.scenario.direction
 
     @property

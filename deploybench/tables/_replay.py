@@ -134,7 +134,7 @@ class TableObjective(Problem):
         self.constraint_keys = tuple(self.limits)
 
     # -- evaluation -------------------------------------------------------------------
-    def suggest_config(self, trial: optuna.Trial) -> DeployConfig:
+    def suggest_config(self, trial: optuna.trial.BaseTrial) -> DeployConfig:
         """Suggest one configuration of the table's grid (define-by-run)."""
         grid = self.table.grid
         model = trial.suggest_categorical("model", list(grid.models))
@@ -151,7 +151,7 @@ class TableObjective(Problem):
         rng = np.random.default_rng([self.seed, int(trial_number)])
         return record.repeats[int(rng.integers(len(record.repeats)))]
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.trial.BaseTrial) -> float:
         config = self.suggest_config(trial)
         trial.set_user_attr("config_key", config.key())
         record = self.table.get(config)
