@@ -20,63 +20,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution
-from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
 
+from deploybench.compare import TimingSampler
 from deploybench.problems import get_problem, list_problems
 from optuna_tba import TBAHybridSampler
 
 
-class PerTrialTimer(optuna.samplers.BaseSampler):
-    """Wraps a sampler and adds up the time of its calls per trial number."""
-
-    def __init__(self, inner: optuna.samplers.BaseSampler) -> None:
-        self.inner = inner
-        self.seconds: dict[int, float] = defaultdict(float)
-
-    def _timed(self, trial: FrozenTrial, call: Callable[..., Any], *args: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return call(*args)
-        finally:
-            self.seconds[trial.number] += time.perf_counter() - start
-
-    def infer_relative_search_space(
-        self, study: Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        return self._timed(trial, self.inner.infer_relative_search_space, study, trial)
-
-    def sample_relative(
-        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        return self._timed(trial, self.inner.sample_relative, study, trial, search_space)
-
-    def sample_independent(
-        self, study: Study, trial: FrozenTrial, name: str, dist: BaseDistribution
-    ) -> Any:
-        return self._timed(trial, self.inner.sample_independent, study, trial, name, dist)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._timed(trial, self.inner.before_trial, study, trial)
-
-    def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        self._timed(trial, self.inner.after_trial, study, trial, state, values)
-
-
-def run(problem: str, sampler: optuna.samplers.BaseSampler, budget: int) -> tuple[Any, Any]:
+def run(
+    problem: str, sampler: optuna.samplers.BaseSampler, budget: int
+) -> tuple[optuna.Study, TimingSampler]:
     p = get_problem(problem)
-    timer = PerTrialTimer(sampler)
+    timer = TimingSampler(sampler)
     study = optuna.create_study(direction=p.direction, sampler=timer)
     study.optimize(p, n_trials=budget, catch=(Exception,))
     return study, timer
@@ -106,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         tpe, hyb, p2, n1 = [], [], [], []
         for seed in range(args.seeds):
             _, timer = run(problem, optuna.samplers.TPESampler(seed=seed), b)
-            tpe.append(sum(timer.seconds.values()) / b * 1e3)
+            tpe.append(timer.seconds / b * 1e3)
             study, timer = run(problem, TBAHybridSampler(seed=seed, expected_n_trials=b), b)
             phase = {t.number: t.user_attrs.get("tba_phase") for t in study.trials}
-            hyb.append(sum(timer.seconds.values()) / b * 1e3)
-            p2.append(sum(s for n, s in timer.seconds.items() if phase.get(n) == "phase2")
+            hyb.append(timer.seconds / b * 1e3)
+            p2.append(sum(s for n, s in timer.seconds_by_trial.items() if phase.get(n) == "phase2")
                       / b * 1e3)
             n1.append(sum(1 for v in phase.values() if v == "phase1"))
         t, h, q = statistics.median(tpe), statistics.median(hyb), statistics.median(p2)

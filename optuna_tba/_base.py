@@ -9,6 +9,7 @@ attributes (``tba_phase``, ``tba_reason``), which optuna-dashboard shows.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -71,38 +72,51 @@ class History:
     study_key: Any = None
     blacklists: dict[int, Blacklist] = dataclasses.field(default_factory=dict)
 
+    @functools.cached_property
+    def _repair_links(self) -> list[tuple[Record, int]]:
+        """``(record of a repair trial, number of the trial it repairs)``, in number order."""
+        return [
+            (r, n)
+            for t, r in zip(self.trials, self.records)
+            if isinstance(n := t.system_attrs.get(REPAIR_KEY), int)
+        ]
+
     def repairs(self) -> dict[int, int]:
         """How many repair moves each infeasible trial has already received."""
-        out: dict[int, int] = {}
-        for t in self.trials:
-            n = t.system_attrs.get(REPAIR_KEY)
-            if isinstance(n, int):
-                out[n] = out.get(n, 0) + 1
-        return out
+        return dict(collections.Counter(n for _, n in self._repair_links))
 
-    def repairs_not_working(self, min_success: float) -> bool:
-        """True while nothing is feasible and the repair moves made so far do not work.
-
-        A finished repair trial succeeds when it is less violated than its target (none is
-        feasible: the rule is off once anything is). Once at least 3 have finished, repairs
-        stop when the posterior mean success rate ``(1 + s) / (2 + s + f)``
-        (``Beta(1 + s, 1 + f)``) is below ``min_success``. Only before the first feasible
-        trial: afterwards repairs also pay off by improving the incumbent, which this count
-        does not see.
-        """
-        if min_success <= 0.0 or any(r.outcome is Outcome.FEASIBLE for r in self.records):
-            return False
+    @functools.cached_property
+    def _repair_score(self) -> tuple[int, int] | None:
+        """``(successes, failures)`` of the finished repair trials while nothing is feasible
+        (None once anything is). A repair succeeds when it is less violated than its
+        target."""
+        if any(r.outcome is Outcome.FEASIBLE for r in self.records):
+            return None
         by_number = {r.number: r for r in self.records}
         s = f = 0
-        for t, r in zip(self.trials, self.records):
-            n = t.system_attrs.get(REPAIR_KEY)
-            target = by_number.get(n) if isinstance(n, int) else None
+        for r, n in self._repair_links:
+            target = by_number.get(n)
             if target is None or r.outcome is Outcome.RUNNING:
                 continue
             if r.outcome is Outcome.INFEASIBLE and r.violation < target.violation:
                 s += 1
             else:
                 f += 1
+        return s, f
+
+    def repairs_not_working(self, min_success: float) -> bool:
+        """True while nothing is feasible and the repair moves made so far do not work.
+
+        Once at least 3 repair trials have finished, repairs stop when the posterior mean
+        success rate ``(1 + s) / (2 + s + f)`` (``Beta(1 + s, 1 + f)``) of
+        :attr:`_repair_score` is below ``min_success``. Only before the first feasible
+        trial: afterwards repairs also pay off by improving the incumbent, which this count
+        does not see.
+        """
+        score = self._repair_score
+        if min_success <= 0.0 or score is None:
+            return False
+        s, f = score
         return s + f >= 3 and (1 + s) / (2 + s + f) < min_success
 
     @functools.cached_property

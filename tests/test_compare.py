@@ -138,6 +138,14 @@ def test_timing_sampler_delegates_and_counts() -> None:
         TimingSampler(object())  # type: ignore[arg-type]
 
 
+def test_timing_sampler_splits_time_by_trial() -> None:
+    timing = TimingSampler(optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(sampler=timing)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=5)
+    assert set(timing.seconds_by_trial) == {0, 1, 2, 3, 4}
+    assert sum(timing.seconds_by_trial.values()) == pytest.approx(timing.seconds)
+
+
 def test_store_repairs_truncated_tail(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     append_row(path, {"key": "a", "v": 1})

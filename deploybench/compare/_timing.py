@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,8 @@ class TimingSampler(BaseSampler):
 
     Objective time is excluded: only the time spent inside the inner sampler's
     ``infer_relative_search_space``, ``sample_relative``, ``sample_independent``,
-    ``before_trial``, ``after_trial`` and ``reseed_rng`` is counted in :attr:`seconds`.
+    ``before_trial``, ``after_trial`` and ``reseed_rng`` is counted in :attr:`seconds`;
+    :attr:`seconds_by_trial` splits the time of the per-trial hooks by trial number.
     """
 
     def __init__(self, inner: BaseSampler) -> None:
@@ -25,13 +27,18 @@ class TimingSampler(BaseSampler):
             raise TypeError(f"inner must be an optuna BaseSampler, got {type(inner).__name__}")
         self.inner = inner
         self.seconds = 0.0
+        self.seconds_by_trial: dict[int, float] = defaultdict(float)
 
     def _timed(self, fn: Any, *args: Any) -> Any:
         start = time.perf_counter()
         try:
             return fn(*args)
         finally:
-            self.seconds += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.seconds += elapsed
+            trial = args[1] if len(args) > 1 else None
+            if isinstance(trial, FrozenTrial):
+                self.seconds_by_trial[trial.number] += elapsed
 
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
