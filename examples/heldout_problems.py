@@ -111,7 +111,7 @@ def lr_schedule(trial: optuna.Trial) -> float:
     if lr > lr_max:
         raise Crash("loss diverged (NaN)")
     lr_best = lr_max / 3.0
-    trial.set_constraint("time", (40.0 / batch**0.7 + 0.05 * warmup) / 1.0 - 1.0)
+    trial.set_constraint("time", 40.0 / batch**0.7 + 0.05 * warmup - 1.0)  # limit: 1.0
     return float(
         _OPT_BASE[opt]
         + 0.08 * (math.log10(lr) - math.log10(lr_best)) ** 2
@@ -123,6 +123,8 @@ def lr_schedule(trial: optuna.Trial) -> float:
 _EDGE = np.random.default_rng(11).uniform([0.60, 0.2, 0.2], [0.85, 1.6, 1.6], size=(8, 3))
 _PREC = {"fp32": (1.0, 1.0, 0.0), "fp16": (0.6, 0.5, 0.002), "int8": (0.35, 0.25, 0.01)}
 _BACKEND = {"eager": 1.0, "compiled": 0.7, "onnx": 0.55}
+_MEMORY_LIMIT = 2.0
+_LATENCY_LIMIT = 0.5
 
 
 def edge_pick(trial: optuna.Trial) -> float:
@@ -141,11 +143,11 @@ def edge_pick(trial: optuna.Trial) -> float:
     if backend == "onnx" and precision == "fp16" and model in (2, 5):
         raise Crash("onnx fp16 kernel missing")
     memory = size * mem_factor * (0.6 + 0.4 * batch**0.8)
-    if memory > 2.0 * 2.0:
+    if memory > 2.0 * _MEMORY_LIMIT:
         raise Crash("out of memory")
     latency = flops * speed * _BACKEND[backend] * batch**0.9 / threads**0.8
-    trial.set_constraint("latency", latency / 0.5 - 1.0)
-    trial.set_constraint("memory", memory / 2.0 - 1.0)
+    trial.set_constraint("latency", latency / _LATENCY_LIMIT - 1.0)
+    trial.set_constraint("memory", memory / _MEMORY_LIMIT - 1.0)
     return float(acc - penalty + 0.002 * batch / max(latency, 1e-3))
 
 
