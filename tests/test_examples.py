@@ -136,3 +136,28 @@ def test_deploy_live(tmp_path: Path) -> None:
     out = _run("deploy_live.py", "--budget", "2", "--passes", "5", "--models", "resnet18",
                "--storage", f"sqlite:///{tmp_path / 'live.db'}", cwd=tmp_path, timeout=900)
     assert "trials: 2" in out
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_gpu_check_script_on_a_cpu_machine(tmp_path: Path) -> None:
+    """The GPU check's plumbing: every step runs and leaves its file, even without CUDA."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("on a GPU machine run examples/gpu_check.sh itself")
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHON=sys.executable, EAGER_S="5", COMPILED_S="120",
+               OPTIMIZE_S="300", BUDGET="2", PYTHONPATH=str(REPO), MPLBACKEND="Agg")
+    result = subprocess.run(["bash", str(EXAMPLES / "gpu_check.sh"), str(out)], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "cuda available False" in (out / "env.txt").read_text()
+    rows = [line for line in (out / "compiled.recording.jsonl").read_text().splitlines()
+            if '"kind": "row"' in line]
+    assert len(rows) == 4 and all('"crash_kind": "unsupported"' in r for r in rows)
+    log = (out / "optimize.log").read_text()
+    assert "trials: feasible 0" in log and "crashed 2" in log, log[-2000:]
+    assert not (out / "figures").exists()

@@ -118,7 +118,9 @@ def measure(req: dict[str, Any]) -> ProfileResult:
         warm: list[float] = []
         aborted = False
         first_ms = result.provenance["first_call_ms"]
-        if config.backend != "torch_compile" and stats.first_call_hopeless(first_ms, threshold):
+        if stats.first_call_rule_applies(
+            config.backend, prepared.device_executed
+        ) and stats.first_call_hopeless(first_ms, threshold):
             aborted = True
             result.provenance["abort_basis"] = "first_call"
             warm.append(first_ms)

@@ -49,11 +49,24 @@ def should_abort(warmup_ms: Sequence[float], threshold_ms: float | None) -> bool
 
 
 #: The untimed first call may be this many times slower than ``abort_factor x cap``
-#: before the measurement is abandoned without warm-up (not used for ``torch_compile``,
-#: whose first call is compilation). The first call includes lazy initialisation; on the
-#: development machine it was up to ~6x a steady pass (resnet18 eager: 113 ms vs 20 ms),
+#: before the measurement is abandoned without warm-up (only where
+#: :func:`first_call_rule_applies`: not for ``torch_compile`` or CUDA). The first call
+#: includes lazy initialisation; on the development machine's CPU it was up to ~6x a
+#: steady pass (resnet18 eager: 113 ms vs 20 ms),
 #: so with k = 3 a first call above 12x the cap cannot belong to a feasible configuration.
 FIRST_CALL_MARGIN = 4.0
+
+
+def first_call_rule_applies(backend: str, device_executed: str | None) -> bool:
+    """Whether :func:`first_call_hopeless` may abandon a measurement before warm-up.
+
+    Not for ``torch_compile`` (its first call is compilation) and not on CUDA, where the
+    first call also pays for cuDNN/cuBLAS initialisation and kernel loading: on an H200
+    (``examples/gpu_check.sh``) eager efficientnet_b0 fp16 took 2.4 s for its first call
+    at batch 1 and 4.0 s at batch 32, then about 5 ms per pass. The warm-up median rule
+    still applies there.
+    """
+    return backend != "torch_compile" and not (device_executed or "").startswith("cuda")
 
 
 def first_call_hopeless(first_call_ms: float, threshold_ms: float | None) -> bool:
