@@ -1,4 +1,4 @@
-"""Held-out sanity check: six problems the sampler's defaults were not tuned on.
+"""Held-out sanity check: ten problems the sampler's defaults were not tuned on.
 
 The comparison harness's problems were used during development (on other seeds, but still).
 These were written afterwards, to look for pathologies, and no default was changed because
@@ -22,6 +22,9 @@ Second set (sixth session):
   pairs, OOM above twice the memory limit, latency and memory limits.
 * ``sparse_box`` — six integers 0..9 feasible only within 2 of a hidden centre in every
   coordinate (about 1.6 % of the grid), no crashes, a linear objective (maximise).
+
+Third set (seventh session): ``cond_arch``, ``crash_half``, ``oom_batch`` and ``flaky``,
+defined in ``heldout_third_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -47,6 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Literal
 
+import heldout_third_set as third_set
 import numpy as np
 import optuna
 
@@ -170,6 +174,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     "lr_schedule": (lr_schedule, "minimize"),
     "edge_pick": (edge_pick, "maximize"),
     "sparse_box": (sparse_box, "maximize"),
+    **third_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 
@@ -199,7 +204,7 @@ def run_one(job: Job) -> tuple[str, str, int, int, float | None, float]:
     objective, direction = PROBLEMS[problem]
     study = optuna.create_study(direction=direction,
                                 sampler=make_sampler(sampler, seed, budget, hybrid_kwargs))
-    study.optimize(objective, n_trials=budget, catch=(Crash,))
+    study.optimize(objective, n_trials=budget, catch=(Crash, third_set.Crash))
     best: float | None = None
     wasted = 0
     for t in study.trials:

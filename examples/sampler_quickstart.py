@@ -37,7 +37,7 @@ class DeploymentCrash(RuntimeError):
     """A configuration that cannot run at all (missing kernel, out of memory...)."""
 
 
-def objective(trial: optuna.Trial) -> float:
+def objective(trial: optuna.trial.BaseTrial) -> float:
     """Accuracy of one configuration; raises ``DeploymentCrash`` when it cannot run."""
     model = trial.suggest_categorical("model", list(MODELS))
     precision = trial.suggest_categorical("precision", list(PRECISION_SPEEDUP))

@@ -52,7 +52,7 @@ class _Context:
 class TBAHybridSampler(TBASampler):
     """Crash-aware feasible-first annealing that hands off to Optuna's TPE.
 
-    **Phase 1** is :class:`~optuna_tba.TBASampler`: space-filling start-up trials, then
+    **Phase 1** is :class:`~optuna_tba.TBASampler`: fresh start-up points, then
     simulated annealing that first minimises constraint violation, then optimises among
     feasible trials, repairs high-value infeasible trials, screens moves by the crash risk
     learnt from the history, and bans categorical values and value pairs that keep

@@ -1,4 +1,4 @@
-"""Phase-1 proposals: space-filling starts, annealing moves, repairs; never a duplicate.
+"""Phase-1 proposals: fresh starts, annealing moves, repairs; never a duplicate.
 
 Every proposal is a *plan*: a value for every parameter seen so far. A define-by-run
 objective takes the values of the parameters it asks for; a parameter the plan lacks is
@@ -23,7 +23,6 @@ from optuna_tba._space import (
     VisitedSet,
     categorical_mask,
     categorical_names,
-    distance_matrix,
     distances,
     from_unit,
     neighbour_value,
@@ -107,17 +106,17 @@ class Proposer:
         if not self.space:
             return Proposal({}, "first trial: sampled fresh")
         if len(self.recs) < self.cfg.n_startup_trials:
-            return self._first_new(lambda: self._space_filling(), "start-up: space-filling")
+            return self._best_of(self._fresh_point, "start-up: fresh point")
         u = self.rng.random()
         if u < self.cfg.p_explore:
-            return self._first_new(lambda: self._space_filling(), "exploration: space-filling")
+            return self._best_of(self._fresh_point, "exploration: fresh point")
         if self.rng.random() < self.cfg.p_repair:
             prop = self.repair()
             if prop is not None:
                 return prop
         base = state.current
         if base is None:
-            return self._first_new(lambda: self._space_filling(), "no base yet: space-filling")
+            return self._best_of(self._fresh_point, "no base yet: fresh point")
         scale = 0.05 + 0.25 * state.temperature
         stage = "feasibility" if state.best is None else "annealing"
         return self._best_of(
@@ -126,8 +125,14 @@ class Proposer:
         )
 
     # ------------------------------------------------------------------ plans
-    def _space_filling(self) -> Params:
-        """Least-used allowed categorical values; maximin numerical point."""
+    def _fresh_point(self) -> Params:
+        """Least-used allowed categorical values; uniformly random numerical values.
+
+        Uniform, not maximin: the best of many random points by distance to the history
+        lands on the edges of the box, where extreme settings crash or break limits
+        (see "Start-up" on the algorithm page for the measurement). Candidates are
+        screened for crash risk like moves (:meth:`_best_of`).
+        """
         plan: Params = {}
         counts = self._category_counts()
         for name in self._cat:
@@ -138,24 +143,10 @@ class Proposer:
             plan[name] = sequence_choice(
                 [c for c in allowed if counts[name].get(repr(c), 0) == least], self.rng
             )
-        cands = []
-        for _ in range(24):
-            cand = dict(plan)
-            for name, dist in self.space.items():
-                if name not in cand:
-                    cand[name] = random_value(dist, name, self.rng)
-            cands.append(cand)
-        if not len(self._points):
-            return cands[0]
-        # Score all candidates at once: distance to the nearest finished trial, discounted
-        # by the kernel crash risk around the candidate.
-        dmat = distance_matrix(
-            np.array([unit_vector(c, self.space) for c in cands]), self._points, self._mask
-        )
-        score = dmat.min(axis=1)
-        if self.cfg.screening:
-            score *= 1.0 - self._kernel_risk(dmat)
-        return cands[int(np.argmax(score))]
+        for name, dist in self.space.items():
+            if name not in plan:
+                plan[name] = random_value(dist, name, self.rng)
+        return plan
 
     def _neighbour(self, base: Record, scale: float, struct: bool | None) -> Params:
         plan: Params = {}
@@ -301,7 +292,7 @@ class Proposer:
                     break
         if not cands:
             return self._first_new(
-                lambda: self._space_filling(), reason + "; neighbourhood exhausted, space-filling"
+                self._fresh_point, reason + "; neighbourhood exhausted, fresh point"
             )
         if len(cands) == 1:
             return Proposal(cands[0], reason)

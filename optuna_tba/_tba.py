@@ -30,7 +30,7 @@ class TBASampler(_PlanningSampler):
             the walk restarts from the best feasible trial. Default 6.
         p_struct: Probability that a move changes a categorical parameter (when the space has
             both kinds). Default 0.35.
-        p_explore: Probability of a space-filling exploration trial instead of a move.
+        p_explore: Probability of an exploration trial (a fresh point) instead of a move.
             Default 0.1.
         p_repair: Probability of a repair move when an infeasible trial beats the best
             feasible value (both phases of the hybrid). Repairs step towards the constraint

@@ -16,7 +16,8 @@ def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
                    "overhead_by_phase.py",
                    "move_productivity.py",
-                   "heldout_problems.py", "quality_target.py", "same_outcomes.py"}
+                   "heldout_problems.py", "heldout_third_set.py", "quality_target.py",
+                   "same_outcomes.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -151,7 +152,8 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
     ).stdout
     rows = [x.split() for x in out.splitlines()[2:]]
     assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap", "lr_schedule",
-                                    "edge_pick", "sparse_box"]
+                                    "edge_pick", "sparse_box", "cond_arch", "crash_half",
+                                    "oom_batch", "flaky"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
@@ -196,3 +198,36 @@ def test_quality_target_checks_every_part_of_the_target(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and "no runs of 'x'" in bad.stderr
+
+
+def test_heldout_third_set_problems_behave_as_documented() -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import heldout_third_set as third
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    import optuna
+
+    from deploybench.compare import STATUS_FEASIBLE, trial_status
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    counts: dict[str, float] = {}
+    for name, (objective, direction) in third.PROBLEMS.items():
+        study = optuna.create_study(direction=direction,
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(objective, n_trials=400, catch=(third.Crash,))
+        states = [t.state for t in study.trials]
+        counts[name] = states.count(optuna.trial.TrialState.FAIL) / len(states)
+        assert any(trial_status(t) == STATUS_FEASIBLE for t in study.trials), name
+    # crash_half: about half the box crashes; flaky: 20 % of trial numbers, whatever the
+    # configuration; the two structured ones crash less often
+    assert 0.4 < counts["crash_half"] < 0.6
+    assert 0.15 < counts["flaky"] < 0.25
+    assert 0.05 < counts["cond_arch"] < 0.35 and 0.05 < counts["oom_batch"] < 0.35
+    fixed = {"kind": "b", "mode": "y", "u": 0.7, "k": 12}
+    study = optuna.create_study()  # one configuration, evaluated 40 times
+    for _ in range(40):
+        study.enqueue_trial(fixed)
+    study.optimize(third.flaky, n_trials=40, catch=(third.Crash,))
+    outcomes = {t.state for t in study.trials}
+    assert outcomes == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL}
