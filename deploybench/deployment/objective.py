@@ -123,7 +123,7 @@ class DeploymentObjective:
         }
 
     def __call__(self, trial: optuna.Trial) -> float:
-        config = self.space.suggest(trial)
+        config = self.space.suggest(trial, self.settings.device)
         result = self.profile_fn(config, self.settings)
         for name in _ATTR_FIELDS:
             value = getattr(result, name)

@@ -1,10 +1,12 @@
 """The define-by-run deployment search space.
 
 Parameters (Optuna names): ``model``, ``backend``, ``precision``, ``batch_size`` and,
-only for backends that take a thread count (eager PyTorch and ONNX Runtime),
-``threads``. ``torch_compile`` runs with PyTorch's default intra-op thread count
-(recorded in each result) because inductor fixes its OpenMP parallelism when it
-compiles; a per-trial thread knob there would silently mean something else.
+only for configurations whose CPU thread count matters, ``threads``: eager PyTorch and
+ONNX Runtime on the CPU, and on CUDA only their ``int8`` configurations, which run on the
+CPU (:func:`deploybench.profiling.uses_threads`). ``torch_compile`` runs with PyTorch's
+default intra-op thread count (recorded in each result) because inductor fixes its OpenMP
+parallelism when it compiles; a per-trial thread knob there would silently mean something
+else.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import optuna
 
 from deploybench.deployment.models import ModelRegistry, get_model_spec
 from deploybench.profiling._types import DeployConfig
-from deploybench.profiling.runner import BACKENDS, PRECISIONS, THREADED_BACKENDS
+from deploybench.profiling.runner import BACKENDS, PRECISIONS, uses_threads
 
 BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 
@@ -84,18 +86,22 @@ class DeploymentSpace:
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} has duplicates: {values}")
 
-    def size(self) -> int:
-        """Number of distinct configurations."""
-        per_backend = sum(len(self.threads) if b in THREADED_BACKENDS else 1 for b in self.backends)
-        return len(self.models) * len(self.precisions) * len(self.batch_sizes) * per_backend
+    def size(self, device: str = "cpu") -> int:
+        """Number of distinct configurations on ``device`` (``"cpu"`` or ``"cuda"``)."""
+        per_model_batch = sum(
+            len(self.threads) if uses_threads(b, p, device) else 1
+            for b in self.backends
+            for p in self.precisions
+        )
+        return len(self.models) * len(self.batch_sizes) * per_model_batch
 
-    def suggest(self, trial: optuna.Trial) -> DeployConfig:
-        """Sample one configuration (``threads`` only where the backend uses it)."""
+    def suggest(self, trial: optuna.trial.BaseTrial, device: str = "cpu") -> DeployConfig:
+        """Sample one configuration for ``device`` (``threads`` only where it matters)."""
         model = str(trial.suggest_categorical("model", list(self.models)))
         backend = str(trial.suggest_categorical("backend", list(self.backends)))
         precision = str(trial.suggest_categorical("precision", list(self.precisions)))
         batch = int(trial.suggest_categorical("batch_size", list(self.batch_sizes)))
         threads = None
-        if backend in THREADED_BACKENDS:
+        if uses_threads(backend, precision, device):
             threads = int(trial.suggest_categorical("threads", list(self.threads)))
         return DeployConfig(model, backend, precision, batch, threads)

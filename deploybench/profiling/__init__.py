@@ -13,7 +13,13 @@ from deploybench.profiling._types import (
     ProfileSettings,
     Status,
 )
-from deploybench.profiling.runner import BACKENDS, PRECISIONS, THREADED_BACKENDS, profile
+from deploybench.profiling.runner import (
+    BACKENDS,
+    PRECISIONS,
+    THREADED_BACKENDS,
+    profile,
+    uses_threads,
+)
 
 __all__ = [
     "BACKENDS",
@@ -25,4 +31,5 @@ __all__ = [
     "ProfileSettings",
     "Status",
     "profile",
+    "uses_threads",
 ]

@@ -38,6 +38,18 @@ from deploybench.profiling.provenance import host_provenance
 BACKENDS: tuple[str, ...] = ("pytorch_eager", "torch_compile", "onnxruntime")
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 THREADED_BACKENDS: tuple[str, ...] = ("pytorch_eager", "onnxruntime")
+
+
+def uses_threads(backend: str, precision: str, device: str = "cpu") -> bool:
+    """Whether a configuration's CPU thread count changes what is measured.
+
+    Only ``pytorch_eager`` and ``onnxruntime`` take one (``torch_compile`` fixes its
+    parallelism when it compiles), and on ``device="cuda"`` only ``int8``, which runs on
+    the CPU (PyTorch's dynamic quantization has no CUDA kernels; ONNX Runtime falls back to
+    the CPU for integer ops). A float configuration on the GPU measures the same whatever
+    the CPU thread count, so searching over it would only repeat measurements.
+    """
+    return backend in THREADED_BACKENDS and (device != "cuda" or precision == "int8")
 _POLL_S = 0.05
 _STDERR_LINES = 15
 
