@@ -50,6 +50,8 @@ def uses_threads(backend: str, precision: str, device: str = "cpu") -> bool:
     the CPU thread count, so searching over it would only repeat measurements.
     """
     return backend in THREADED_BACKENDS and (device != "cuda" or precision == "int8")
+
+
 _POLL_S = 0.05
 _STDERR_LINES = 15
 

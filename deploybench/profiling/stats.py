@@ -52,8 +52,8 @@ def should_abort(warmup_ms: Sequence[float], threshold_ms: float | None) -> bool
 #: before the measurement is abandoned without warm-up (only where
 #: :func:`first_call_rule_applies`: not for ``torch_compile`` or CUDA). The first call
 #: includes lazy initialisation; on the development machine's CPU it was up to ~6x a
-#: steady pass (resnet18 eager: 113 ms vs 20 ms),
-#: so with k = 3 a first call above 12x the cap cannot belong to a feasible configuration.
+#: steady pass (resnet18 eager: 113 ms vs 20 ms), so with k = 3 a first call above 12x
+#: the cap cannot belong to a feasible configuration.
 FIRST_CALL_MARGIN = 4.0
 
 
