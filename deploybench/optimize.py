@@ -21,6 +21,7 @@ import optuna
 from deploybench.deployment.objective import DeploymentCrash, DeploymentObjective, ProfileFn
 from deploybench.deployment.scenarios import DEFAULT_CPU_SCENARIO, Scenario, get_scenario
 from deploybench.deployment.space import DeploymentSpace
+from deploybench.profiling import runner as _runner
 from deploybench.profiling._types import ProfileSettings
 from deploybench.samplers import default_sampler_name, resolve_sampler
 
@@ -185,8 +186,9 @@ def optimize_deployment(
 
     Raises:
         DeploymentSetupError: (a ``ValueError``) bad budget, limits, scenario, model names,
-            dataset, sampler name, or a resumed study created with a different scenario,
-            limits or space.
+            dataset, sampler name, a resumed study created with a different scenario,
+            limits or space, or a CUDA scenario measured by the live profiler where no
+            CUDA device is visible (checked in a subprocess before any trial).
     """
     try:
         study, objective, remaining = _setup(
@@ -258,6 +260,12 @@ def _setup(
         base, space=space, settings=settings, limits=dict(constraints or {}),
         profile_fn=profile_fn, prune_crashes=prune,
     )
+    if profile_fn is None and objective.settings.device == "cuda" and not _runner.cuda_available():
+        raise ValueError(
+            f"scenario {objective.scenario.name!r} measures on cuda, but no CUDA device is "
+            "visible to torch here (every float configuration would crash as unsupported); "
+            "use a CPU scenario (cpu_edge, cpu_server) or device 'cpu' (--device cpu)"
+        )
     name = study_name or f"deploybench-{objective.scenario.name}"
     study = optuna.create_study(
         storage=normalize_storage(storage), study_name=name, sampler=sampler_obj,

@@ -12,7 +12,8 @@
 #                              2 repeats (int8 runs on the CPU: dynamic quantization has no
 #                              CUDA kernels; the rows say so)
 #   compiled.recording.jsonl   torch_compile and onnxruntime on cuda, resnet18, batch 8
-#   optimize.log, optimize.db  a short live study (edge_tight scenario, TBAHybridSampler)
+#   optimize.log, optimize.db  a short live study (edge_tight scenario, TBAHybridSampler;
+#                              without CUDA it stops at once with a one-line error)
 # Results of its first run: docs/deploybench/gpu-check.md
 set -uo pipefail
 out=${1:?usage: gpu_check.sh OUT_DIR}

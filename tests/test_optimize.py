@@ -114,6 +114,34 @@ def test_cli_bad_input_is_one_line(tmp_path: os.PathLike[str], argv: list[str],
     assert len(err) == 1 and "error" in err[0], err
 
 
+def test_gpu_scenario_without_cuda_fails_before_measuring(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import deploybench.profiling.runner as runner
+
+    monkeypatch.setattr(runner, "cuda_available", lambda timeout_s=120.0: False)
+    storage = os.path.join(tmp_path, "gpu.db")
+    with pytest.raises(DeploymentSetupError, match="no CUDA device"):
+        _optimize(tmp_path, scenario="edge_tight", profile_fn=None, storage=storage)
+    code = main(["optimize", "--scenario", "edge_tight", "--storage", storage, "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "cpu_edge" in err[0], err
+    # nothing was measured, and the same request on the CPU is accepted
+    assert not optuna.get_all_study_summaries(f"sqlite:///{storage}")
+    # an injected profiler (replay, tests) is not the live one: no check
+    _, result = _optimize(tmp_path, scenario="edge_tight", budget=3)
+    assert len(result.study.trials) == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.torch
+def test_cuda_probe_agrees_with_torch() -> None:
+    torch = pytest.importorskip("torch")
+    import deploybench.profiling.runner as runner
+
+    assert runner.cuda_available() is bool(torch.cuda.is_available())
+
+
 @pytest.mark.torch
 @pytest.mark.slow
 def test_cli_end_to_end_real_measurements(tmp_path: os.PathLike[str]) -> None:

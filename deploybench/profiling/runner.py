@@ -52,6 +52,21 @@ def uses_threads(backend: str, precision: str, device: str = "cpu") -> bool:
     return backend in THREADED_BACKENDS and (device != "cuda" or precision == "int8")
 
 
+def cuda_available(timeout_s: float = 120.0) -> bool:
+    """Whether a fresh Python process sees a CUDA device through torch.
+
+    Asked in a subprocess, like every measurement, so that the caller never initialises
+    CUDA itself; False when torch is missing or the probe fails.
+    """
+    probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)"
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 _POLL_S = 0.05
 _STDERR_LINES = 15
 
