@@ -35,7 +35,9 @@ nothing feasible.
     python examples/heldout_problems.py --samplers tba_hybrid tpe random --budgets 25 50 \
         --seeds 20 --jobs 2
 
-``--seed-start`` moves the seeds (diagnose on seeds other than the reported 0..19),
+``--paired`` adds tba_hybrid against each other sampler, paired by seed (better / worse
+runs and the Wilcoxon p-value). ``--seed-start`` moves the seeds (diagnose on seeds other
+than the reported 0..19),
 ``--problems`` picks problems and ``--hybrid-kwargs`` passes constructor arguments to
 ``TBAHybridSampler`` (for a variant).
 """
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    parser.add_argument("--paired", action="store_true",
+                        help="also compare tba_hybrid with each other sampler, seed by seed")
     parser.add_argument("--hybrid-kwargs", default="{}", metavar="JSON",
                         help="TBAHybridSampler keyword arguments, e.g. '{\"p_repair\": 0}'")
     args = parser.parse_args(argv)
@@ -266,7 +270,38 @@ def main(argv: list[str] | None = None) -> int:
                 none = sum(r[4] is None for r in rs)
                 cells.append(f"{text} ({np.mean([r[5] for r in rs]):.2f}, {none})")
             print(f"{p:11s} {b:6d} " + " ".join(f"{c:>22s}" for c in cells))
+    if args.paired and "tba_hybrid" in args.samplers:
+        print_paired(results, args.problems, args.budgets,
+                     [s for s in args.samplers if s != "tba_hybrid"])
     return 0
+
+
+def print_paired(results: list[tuple[str, str, int, int, float | None, float]],
+                 problems: list[str], budgets: list[int], others: list[str]) -> None:
+    """tba_hybrid against each other sampler, paired by seed: runs where the hybrid's best
+    is better / worse (a run with nothing feasible is worse than any run that found
+    something) and the two-sided Wilcoxon signed-rank p-value over the seeds where both
+    found something (``deploybench.compare.paired_wilcoxon``); * marks p < 0.05."""
+    from deploybench.compare import paired_wilcoxon
+
+    by = {(r[0], r[1], r[3], r[2]): r[4] for r in results}
+    seeds = sorted({r[2] for r in results})
+    print("\ntba_hybrid vs each sampler, paired by seed: better/worse runs, Wilcoxon p")
+    for p in problems:
+        sign = 1.0 if PROBLEMS[p][1] == "minimize" else -1.0
+        for b in budgets:
+            cells = []
+            for other in others:
+                h = np.array([math.inf if (v := by[(p, "tba_hybrid", b, s)]) is None
+                              else sign * v for s in seeds])
+                o = np.array([math.inf if (v := by[(p, other, b, s)]) is None
+                              else sign * v for s in seeds])
+                both = np.isfinite(h) & np.isfinite(o)
+                pv = paired_wilcoxon(h[both], o[both]) if both.sum() else None
+                mark = "*" if pv is not None and pv < 0.05 else ""
+                text = "p -" if pv is None else f"p {pv:.3f}{mark}"
+                cells.append(f"{other}: {int(np.sum(h < o))}/{int(np.sum(h > o))} {text}")
+            print(f"{p:11s} {b:6d}  " + "   ".join(cells))
 
 
 if __name__ == "__main__":

@@ -158,6 +158,17 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
                for r in rows)
+    paired = subprocess.run(
+        [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--samplers", "tba_hybrid",
+         "random", "--budgets", "6", "--seeds", "3", "--jobs", "1", "--problems", "flaky",
+         "crash_half", "--paired"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    lines = paired.split("paired by seed")[1].strip().splitlines()[1:]
+    assert [x.split()[0] for x in lines] == ["flaky", "crash_half"]
+    for x in lines:  # better + worse runs never exceed the 3 seeds
+        better, worse = x.split("random: ")[1].split()[0].split("/")
+        assert int(better) + int(worse) <= 3
     bad = subprocess.run(
         [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--hybrid-kwargs",
          '{"p_repair": 2}'], capture_output=True, text=True, timeout=120,
