@@ -235,7 +235,7 @@ class _PlanningSampler(BaseSampler):
             if r.outcome is Outcome.RUNNING:
                 inflight = _inflight_params(t)
                 if inflight:
-                    visited.add(inflight)
+                    visited.add_inflight(inflight)
                 else:
                     visited.add_partial(t.params)
         sig = hash(tuple(space.items()))

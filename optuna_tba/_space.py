@@ -66,9 +66,14 @@ def from_unit(name: str, dist: BaseDistribution, u: float) -> Any:
     """Value at unit position ``u`` (clipped, snapped to ``step``).
 
     Exactly ``_SearchSpaceTransform(..., transform_0_1=True).untransform``: the same
-    affine map from the unit interval, then Optuna's own rounding and clipping.
+    affine map from the unit interval, then Optuna's own rounding and clipping. Except for
+    a single-valued distribution, whose one value is returned as is: Optuna's log round trip
+    can be one ulp off (``exp(log(10.0))`` is ``10.000000000000002``), and a plan holding
+    that value would not match the trials, which always hold ``low``.
     """
-    _, lo, hi, _, _ = _num_info(dist)
+    _, lo, hi, _, single = _num_info(dist)
+    if single:
+        return dist.low  # type: ignore[attr-defined]
     u = min(max(float(u), 0.0), 1.0)
     return _untransform_numerical_param(lo + u * (hi - lo), dist, True)
 
@@ -84,6 +89,8 @@ def n_values(dist: BaseDistribution) -> float:
     """Number of distinct values (``inf`` for a continuous float)."""
     if isinstance(dist, CategoricalDistribution):
         return len(dist.choices)
+    if dist.single():  # e.g. FloatDistribution(0.0, 0.0): one value, not a continuum
+        return 1
     if isinstance(dist, IntDistribution):
         return (dist.high - dist.low) // dist.step + 1
     if isinstance(dist, FloatDistribution) and dist.step is not None:
@@ -151,6 +158,17 @@ class VisitedSet:
         out._by_names = {k: set(v) for k, v in self._by_names.items()}
         out._partial = set(self._partial)
         return out
+
+    def add_inflight(self, plan: Mapping[str, Any]) -> None:
+        """A RUNNING trial's plan. A define-by-run objective evaluates only the parameters
+        its branch asks for, so the plan also counts on every parameter set that a visited
+        configuration has and the plan covers: two plans that differ only in parameters
+        their branch never asks for are the same configuration. (Conservative: at worst a
+        concurrent proposal is redrawn once more.)"""
+        for names in list(self._by_names):
+            if len(names) < len(plan) and all(n in plan for n in names):
+                self.add({n: plan[n] for n in names})
+        self.add(plan)
 
     def add_partial(self, params: Mapping[str, Any]) -> None:
         """Parameters suggested so far by a RUNNING trial with no stored plan: used only to

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from optuna._transform import _SearchSpaceTransform
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
-from optuna_tba._space import distance_matrix, distances, from_unit, to_unit
+from optuna_tba._space import distance_matrix, distances, from_unit, n_values, to_unit
 
 
 @st.composite
@@ -35,10 +35,13 @@ def test_from_unit_is_optunas_untransform(dist: BaseDistribution, u: float) -> N
         {"x": dist}, transform_log=True, transform_step=True, transform_0_1=True
     ).untransform(np.array([min(max(u, 0.0), 1.0)]))["x"]
     value = from_unit("x", dist, u)
-    assert value == reference and type(value) is type(reference)
     if dist.single():
+        # the one value itself (Optuna's log round trip can be one ulp off it)
+        assert value == dist.low and type(value) is type(dist.low)  # type: ignore[attr-defined]
+        assert value == pytest.approx(reference, rel=1e-12)
         assert to_unit("x", dist, value) == 0.5  # one value: the middle, by convention
         return
+    assert value == reference and type(value) is type(reference)
     # ... and the value maps back to where Optuna's transform puts it.
     expected = _SearchSpaceTransform(
         {"x": dist}, transform_log=True, transform_step=True, transform_0_1=True
@@ -61,3 +64,19 @@ def test_distance_matrix_rows_are_distances(n_x: int, n_others: int, dim: int, s
     assert got.shape == (n_x, n_others)
     for i in range(n_x):
         np.testing.assert_array_equal(got[i], distances(xs[i], others, mask))
+
+
+def test_single_valued_log_float_is_its_own_value() -> None:
+    # found by fuzzing the sampler: exp(log(10.0)) == 10.000000000000002, so a plan built
+    # from Optuna's untransform never matched the trial (which holds 10.0) and the sampler
+    # proposed the one configuration again without declaring it a duplicate
+    dist = FloatDistribution(10.0, 10.0, log=True)
+    assert from_unit("x", dist, 0.3) == 10.0
+
+
+def test_a_single_valued_float_has_one_value() -> None:
+    # found by fuzzing: FloatDistribution(0.0, 0.0) counted as a continuum, so phase 2 never
+    # saw that the one configuration was exhausted and repeated it without saying so
+    assert n_values(FloatDistribution(0.0, 0.0)) == 1
+    assert n_values(FloatDistribution(1.0, 1.0, log=True)) == 1
+    assert n_values(FloatDistribution(0.0, 1.0)) == float("inf")
