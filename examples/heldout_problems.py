@@ -58,9 +58,8 @@ import optuna
 
 from deploybench.compare import STATUS_FEASIBLE, trial_status
 
-
-class Crash(Exception):
-    """The configuration crashed (the trial becomes FAIL)."""
+#: The configuration crashed (the trial becomes FAIL); one class for all three sets.
+Crash = third_set.Crash
 
 
 def ackley10(trial: optuna.Trial) -> float:
@@ -206,7 +205,7 @@ def run_one(job: Job) -> tuple[str, str, int, int, float | None, float]:
     objective, direction = PROBLEMS[problem]
     study = optuna.create_study(direction=direction,
                                 sampler=make_sampler(sampler, seed, budget, hybrid_kwargs))
-    study.optimize(objective, n_trials=budget, catch=(Crash, third_set.Crash))
+    study.optimize(objective, n_trials=budget, catch=(Crash,))
     best: float | None = None
     wasted = 0
     for t in study.trials:
@@ -276,6 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _oriented(by: dict[tuple[str, str, int, int], float | None], problem: str, sampler: str,
+              budget: int, seeds: list[int], sign: float) -> np.ndarray:
+    """Per seed, the best value oriented so that lower is better (inf: nothing feasible)."""
+    return np.array([math.inf if (v := by[(problem, sampler, budget, s)]) is None
+                     else sign * v for s in seeds])
+
+
 def print_paired(results: list[tuple[str, str, int, int, float | None, float]],
                  problems: list[str], budgets: list[int], others: list[str]) -> None:
     """tba_hybrid against each other sampler, paired by seed: runs where the hybrid's best
@@ -290,14 +296,12 @@ def print_paired(results: list[tuple[str, str, int, int, float | None, float]],
     for p in problems:
         sign = 1.0 if PROBLEMS[p][1] == "minimize" else -1.0
         for b in budgets:
+            h = _oriented(by, p, "tba_hybrid", b, seeds, sign)
             cells = []
             for other in others:
-                h = np.array([math.inf if (v := by[(p, "tba_hybrid", b, s)]) is None
-                              else sign * v for s in seeds])
-                o = np.array([math.inf if (v := by[(p, other, b, s)]) is None
-                              else sign * v for s in seeds])
+                o = _oriented(by, p, other, b, seeds, sign)
                 both = np.isfinite(h) & np.isfinite(o)
-                pv = paired_wilcoxon(h[both], o[both]) if both.sum() else None
+                pv = paired_wilcoxon(h[both], o[both])  # None when no seed has both
                 mark = "*" if pv is not None and pv < 0.05 else ""
                 text = "p -" if pv is None else f"p {pv:.3f}{mark}"
                 cells.append(f"{other}: {int(np.sum(h < o))}/{int(np.sum(h > o))} {text}")
