@@ -56,7 +56,7 @@ def _num_info(dist: BaseDistribution) -> tuple[BaseDistribution, float, float, b
 def to_unit(name: str, dist: BaseDistribution, value: Any) -> float:
     """Position of a numerical value in ``[0, 1]`` (log-aware), as Optuna's transform."""
     _, lo, hi, log, single = _num_info(dist)
-    if single:
+    if single or hi == lo:  # one value, or a log range too narrow to tell apart: the middle
         return 0.5
     x = math.log(value) if log else float(value)
     return (x - lo) / (hi - lo)
