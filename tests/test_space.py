@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from optuna._transform import _SearchSpaceTransform
-from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    FloatDistribution,
+    IntDistribution,
+    _get_single_value,
+)
 
 from optuna_tba._space import distance_matrix, distances, from_unit, n_values, to_unit
 
@@ -27,11 +34,22 @@ def numerical_distributions(draw: st.DrawFn) -> BaseDistribution:
     return FloatDistribution(flow, flow + draw(st.floats(0.0, 1e4)), log=kind == "float_log")
 
 
+def _one_step(low: float, step: float) -> FloatDistribution:
+    """``FloatDistribution(low, low + step, step=step)`` without Optuna's warning that it
+    adjusted ``high`` (which rounding can make necessary)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return FloatDistribution(low, low + step, step=step)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(numerical_distributions(), st.floats(-0.5, 1.5))
 # found by a random run: log(low) == log(high) although low != high, so to_unit divided by
 # zero (Optuna's transform puts such a value in the middle)
 @example(FloatDistribution(1e-4, 0.00010000000000000003, log=True), 0.0)
+# found by a random run: Optuna calls this stepped range single (in decimal arithmetic,
+# high - low < step) but its transform still maps u = 1 to ``high``; a trial gets ``low``
+@example(_one_step(16.72470488115482, 1.441966629183826), 1.0)
 @pytest.mark.filterwarnings("ignore:The distribution is specified by")
 def test_from_unit_is_optunas_untransform(dist: BaseDistribution, u: float) -> None:
     reference = _SearchSpaceTransform(
@@ -39,9 +57,10 @@ def test_from_unit_is_optunas_untransform(dist: BaseDistribution, u: float) -> N
     ).untransform(np.array([min(max(u, 0.0), 1.0)]))["x"]
     value = from_unit("x", dist, u)
     if dist.single():
-        # the one value itself (Optuna's log round trip can be one ulp off it)
-        assert value == dist.low and type(value) is type(dist.low)  # type: ignore[attr-defined]
-        assert value == pytest.approx(reference, rel=1e-12)
+        # the one value a trial gets (Optuna's ``_get_single_value``); Optuna's log round
+        # trip can be one ulp off it, and a stepped range it calls single can even map u = 1
+        # to ``high``
+        assert value == _get_single_value(dist) and type(value) is type(dist.low)  # type: ignore[attr-defined]
         assert to_unit("x", dist, value) == 0.5  # one value: the middle, by convention
         return
     assert value == reference and type(value) is type(reference)
