@@ -16,7 +16,7 @@ import json
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -531,6 +531,18 @@ def conflicting_inflight(
     lower-numbered trial that wrote and checked last keep a configuration a higher-numbered
     one had already taken (seen once in the four-worker PostgreSQL test). When both see each
     other both move on, which costs nothing but a re-draw."""
+    for _, params in other_configurations(study, trial, seen):
+        if VisitedSet([params]).contains_plan(plan):
+            return params
+    return None
+
+
+def other_configurations(
+    study: Study, trial: FrozenTrial, seen: Collection[int]
+) -> Iterator[tuple[bool, dict[str, Any]]]:
+    """``(running, params)`` for every other trial (re-read from storage) that is RUNNING,
+    with its in-flight configuration, or finished with a deterministic outcome after the
+    caller's history was read (its number is not in ``seen``)."""
     me = trial.number
     for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
         number = t.number
@@ -538,17 +550,16 @@ def conflicting_inflight(
             continue
         if t.state == TrialState.RUNNING:
             params = _inflight_params(t)
-        elif t.state.is_finished() and classify(t) in _DETERMINISTIC:
-            params = dict(t.params)
-        else:
-            continue
-        if params and VisitedSet([params]).contains_plan(plan):
-            return params
-    return None
+            if params:
+                yield True, params
+        elif t.state.is_finished() and t.params and classify(t) in _DETERMINISTIC:
+            yield False, dict(t.params)
 
 
 def _inflight_params(t: FrozenTrial) -> dict[str, Any]:
-    """What a RUNNING trial will evaluate: its plan, TPE's relative params, or nothing."""
+    """What a RUNNING trial will evaluate: its plan, TPE's relative params, the params a
+    trial this sampler decided has suggested so far, or nothing (a trial of another
+    sampler)."""
     stored = t.system_attrs.get(PLAN_KEY)
     if isinstance(stored, dict):
         plan = _from_internal(stored)
@@ -575,6 +586,10 @@ def _inflight_params(t: FrozenTrial) -> dict[str, Any]:
             return {}
         params.update(t.params)
         return dict(params)
+    if PHASE_KEY in t.system_attrs:
+        # decided by this sampler (e.g. a TPE proposal with no relative parameters, all of
+        # them sampled one at a time): what it has suggested so far is its configuration
+        return dict(t.params)
     return {}
 
 

@@ -21,6 +21,7 @@ from optuna_tba._base import (
     Decision,
     History,
     conflicting_inflight,
+    other_configurations,
     validate_float,
     validate_int,
 )
@@ -400,6 +401,13 @@ class TBAHybridSampler(TBASampler):
             if value not in allowed:
                 ctx.notes.append(f"{param_name}={value!r} is blacklisted")
                 value = sequence_choice(allowed, rng)
+        # Another worker may have planned or finished a configuration since this trial's
+        # history was read (its plan may already hold this parameter's value).
+        for running, params in other_configurations(study, trial, ctx.seen):
+            if running:
+                ctx.visited.add_claim(params)
+            else:
+                ctx.visited.add(params)
         partial = dict(trial.params)
         partial[param_name] = value
         if ctx.visited.completes_to_visited(partial, single_values(ctx.space)):

@@ -75,7 +75,10 @@ def from_unit(name: str, dist: BaseDistribution, u: float) -> Any:
     if single:
         return dist.low  # type: ignore[attr-defined]
     u = min(max(float(u), 0.0), 1.0)
-    return _untransform_numerical_param(lo + u * (hi - lo), dist, True)
+    value = _untransform_numerical_param(lo + u * (hi - lo), dist, True)
+    # Optuna clips a continuous float just below ``high`` with ``np.nextafter``, which
+    # returns a numpy scalar: hand out the plain Python type a trial stores
+    return float(value) if isinstance(dist, FloatDistribution) else int(value)
 
 
 def contains(dist: BaseDistribution, value: Any) -> bool:
@@ -130,7 +133,10 @@ def neighbour_value(
 
 
 def value_key(value: Any) -> str:
-    """Hashable identity of one value (``repr`` keeps 1 and 1.0 and True apart)."""
+    """Hashable identity of one value (``repr`` keeps 1 and 1.0 and True apart; a numpy
+    scalar, which Optuna's own transform can hand out, is its Python value)."""
+    if isinstance(value, np.generic):
+        value = value.item()
     return f"{type(value).__name__}:{value!r}"
 
 
@@ -150,6 +156,7 @@ class VisitedSet:
     def __init__(self, configs: Iterable[Mapping[str, Any]] = ()) -> None:
         self._by_names: dict[tuple[str, ...], set[tuple[tuple[str, str], ...]]] = {}
         self._partial: set[tuple[tuple[str, str], ...]] = set()
+        self._claims: set[tuple[tuple[str, str], ...]] = set()
         for c in configs:
             self.add(c)
 
@@ -157,6 +164,7 @@ class VisitedSet:
         out = VisitedSet()
         out._by_names = {k: set(v) for k, v in self._by_names.items()}
         out._partial = set(self._partial)
+        out._claims = set(self._claims)
         return out
 
     def add_inflight(self, plan: Mapping[str, Any]) -> None:
@@ -169,6 +177,14 @@ class VisitedSet:
             if len(names) < len(plan) and all(n in plan for n in names):
                 self.add({n: plan[n] for n in names})
         self.add(plan)
+
+    def add_claim(self, plan: Mapping[str, Any]) -> None:
+        """Another trial's in-flight configuration, seen while this trial's own parameters
+        are still being sampled one at a time: :meth:`completes_to_visited` then avoids any
+        partial configuration that the claim agrees with on every parameter (whether or not
+        the objective asks for more, the claiming trial would evaluate the same values)."""
+        if plan:
+            self._claims.add(config_key(plan))
 
     def add_partial(self, params: Mapping[str, Any]) -> None:
         """Parameters suggested so far by a RUNNING trial with no stored plan: used only to
@@ -220,8 +236,13 @@ class VisitedSet:
         """True when ``partial`` (params suggested so far), completed with the values of
         single-valued parameters (which never reach a sampler), equals a visited config."""
         singles = singles or {}
-        if config_key(partial) in self._partial:
+        key = config_key(partial)
+        if key in self._partial:
             return True
+        for claim in self._claims:
+            held = dict(claim)
+            if all(held.get(n) == v for n, v in key):
+                return True
         have = set(partial)
         for names, keys in self._by_names.items():
             extra = set(names) - have

@@ -618,12 +618,54 @@ _INFLIGHT_BRANCH = Scenario(
     crashing=frozenset(),
 )
 
+#: ... and a TPE proposal (no relative parameters: the branch and its parameter were sampled
+#: one at a time) still running when an annealing move planned exactly its configuration:
+#: the running trial counted as holding no configuration at all.
+_INFLIGHT_TPE = Scenario(
+    space=Space(
+        common=(("p0", FloatDistribution(0.0, 0.0)),),
+        branch=CategoricalDistribution((None, "a")),
+        sub=((None, ()), ("a", (("b1_q0", CategoricalDistribution((None, "a", "b"))),))),
+    ),
+    config=_SINGLE_PHASE2.config,
+    seed=0, outcomes=[("crash", 0.0)] * 5, batches=[1, 1, 1, 2, 1], direction="minimize",
+    crashing=frozenset(),
+)
+
+#: ... and a float planned at the top of its range: Optuna's transform clips it below
+#: ``high`` with ``np.nextafter`` and returned a numpy scalar, whose key differed from the
+#: same value held as a float.
+_NUMPY_SCALAR = Scenario(
+    space=Space(
+        common=(
+            ("p0", FloatDistribution(0.0, 1.0)),
+            ("p1", FloatDistribution(0.0, 1.0)),
+            ("p2", IntDistribution(11, 12)),
+            ("p3", IntDistribution(-1, 21, step=2)),
+        ),
+        branch=None,
+        sub=(),
+    ),
+    config=SamplerConfig(hybrid=False, kwargs={
+        "blacklist_threshold": 3, "blacklist_cooldown": 3, "n_startup_trials": 1,
+        "reevaluation": 0.0, "screening_model": "classifier"}),
+    seed=8188,
+    outcomes=[("transient_exc", -243346.7347823421), ("nan_value", -2.78e-306),
+              ("reported_infeasible", 9.2e-172), ("infeasible", 1.3e-97),
+              ("pruned", -1.2e-57)] + [("feasible", 0.0)] * 15,
+    batches=[1, 2, 1, 1, 3, 3, 2, 1, 3, 2, 1, 1, 3, 1, 1, 3, 1, 1, 1, 2],
+    direction="maximize",
+    crashing=frozenset(),
+)
+
 
 @property_settings(30)
 @given(sc=scenarios())
 @example(sc=_SINGLE_LOG)
 @example(sc=_SINGLE_PHASE2)
 @example(sc=_INFLIGHT_BRANCH)
+@example(sc=_INFLIGHT_TPE)
+@example(sc=_NUMPY_SCALAR)
 def test_random_spaces_and_outcomes(sc: Scenario) -> None:
     """All properties hold on random spaces, sampler settings and outcome sequences."""
     study = run_scenario(sc)

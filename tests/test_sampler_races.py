@@ -18,6 +18,7 @@ import pytest
 from optuna.distributions import BaseDistribution
 
 from optuna_tba import TBAHybridSampler, TBASampler
+from optuna_tba._base import PLAN_KEY, _to_internal
 
 
 def objective(trial: optuna.Trial) -> float:
@@ -99,3 +100,44 @@ def test_threads_with_a_fast_objective_propose_no_duplicates() -> None:
         counts = collections.Counter(tuple(sorted(t.params.items())) for t in study.trials)
         duplicates += sum(n - 1 for n in counts.values())
     assert duplicates == 0
+
+
+def conditional_objective(trial: optuna.Trial) -> float:
+    c = trial.suggest_categorical("c", ["a", "b"])
+    if c == "a":
+        return float(trial.suggest_int("k", 1, 30))
+    return 2.0 + trial.suggest_float("x", 0.0, 1.0)
+
+
+def test_tpe_conditional_value_yields_to_a_plan_made_meanwhile() -> None:
+    """A TPE proposal samples its conditional parameter one at a time, after its history
+    was read: another worker may have planned exactly that configuration in between (found
+    by exploring the property tests)."""
+    sampler = TBAHybridSampler(seed=3, max_phase1_trials=6, p_anneal=0.0, p_repair=0.0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(conditional_objective, n_trials=8)
+    assert study.trials[-1].user_attrs["tba_phase"] == "phase2"
+    tpe_sample = sampler._tpe.sample_independent
+    staged: list[dict[str, Any]] = []
+
+    def racing(study_: Any, trial: Any, name: str, dist: BaseDistribution) -> Any:
+        value = tpe_sample(study_, trial, name, dist)
+        if name == "k" and not staged:
+            # another worker's trial, RUNNING with a plan holding TPE's value
+            plan = {**trial.params, "k": value}
+            space = {"c": optuna.distributions.CategoricalDistribution(["a", "b"]), "k": dist}
+            tid = study._storage.create_new_trial(study._study_id)
+            study._storage.set_trial_system_attr(tid, PLAN_KEY, _to_internal(plan, space))
+            staged.append(plan)
+        return value
+
+    sampler._tpe.sample_independent = racing  # type: ignore[method-assign,assignment]
+    for _ in range(20):
+        n_before = len(study.trials)
+        study.optimize(conditional_objective, n_trials=1)
+        if staged:
+            break
+    assert staged, "the staged race did not happen"
+    mine = study.trials[n_before]  # the staged trial was created while this one sampled
+    assert mine.params != staged[0]
+    assert "moved k off a visited configuration" in mine.user_attrs["tba_reason"]

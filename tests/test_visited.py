@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from optuna_tba._space import VisitedSet
@@ -26,6 +27,26 @@ def test_types_are_kept_apart() -> None:
     assert v.contains_plan({"a": 1})
     assert not v.contains_plan({"a": 1.0})
     assert not v.contains_plan({"a": True})
+
+
+def test_a_numpy_scalar_is_its_python_value() -> None:
+    # Optuna's transform hands out np.float64 where it clips a float below ``high``; a trial
+    # held in memory keeps it, so it must match the same value as a plain float
+    v = VisitedSet([{"f": np.float64(0.9999999999999999), "t": np.int64(2)}])
+    assert v.contains_plan({"f": 0.9999999999999999, "t": 2})
+    assert not v.contains_plan({"f": 0.9999999999999999, "t": 2.0})
+
+
+def test_claims_block_every_partial_they_agree_with() -> None:
+    v = VisitedSet()
+    v.add_claim({"a": "x", "t": 1, "f": 0.25})
+    # another trial in flight holds these values: whatever this trial suggests next, the
+    # same values so far would make the same configuration if the objective stops here
+    assert v.completes_to_visited({"a": "x"})
+    assert v.completes_to_visited({"a": "x", "t": 1})
+    assert not v.completes_to_visited({"a": "x", "t": 2})
+    assert not v.completes_to_visited({"a": "y"})
+    assert v.copy().completes_to_visited({"a": "x", "t": 1, "f": 0.25})
 
 
 def test_prefix_exhausted_when_every_completion_was_visited() -> None:
