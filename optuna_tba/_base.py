@@ -233,10 +233,9 @@ class _PlanningSampler(BaseSampler):
         visited = self._finished_visited(study_key, trials, recs)
         for t, r in zip(trials, recs):
             if r.outcome is Outcome.RUNNING:
-                inflight = _inflight_params(t)
-                if inflight:
+                for inflight in _inflight_configurations(t):
                     visited.add_inflight(inflight)
-                else:
+                if PHASE_KEY not in t.system_attrs:
                     visited.add_partial(t.params)
         sig = hash(tuple(space.items()))
         units = self._trial_cache.units
@@ -549,11 +548,26 @@ def other_configurations(
         if number in seen or number == me:  # finished when the history was read
             continue
         if t.state == TrialState.RUNNING:
-            params = _inflight_params(t)
-            if params:
+            for params in _inflight_configurations(t):
                 yield True, params
         elif t.state.is_finished() and t.params and classify(t) in _DETERMINISTIC:
             yield False, dict(t.params)
+
+
+def _inflight_configurations(t: FrozenTrial) -> list[dict[str, Any]]:
+    """What a RUNNING trial counts as: its in-flight configuration (:func:`_inflight_params`)
+    and, for a trial this sampler decided, also the params it has suggested so far. A plan
+    holds values for parameters its branch never asks for (seen in other branches); once the
+    objective has suggested its parameters, they alone are the configuration it evaluates.
+    (While it is still suggesting they are a prefix, which blocks more than needed for that
+    moment: at worst a concurrent proposal is redrawn.)"""
+    out = []
+    inflight = _inflight_params(t)
+    if inflight:
+        out.append(inflight)
+    if t.params and PHASE_KEY in t.system_attrs and len(t.params) < len(inflight):
+        out.append(dict(t.params))
+    return out
 
 
 def _inflight_params(t: FrozenTrial) -> dict[str, Any]:

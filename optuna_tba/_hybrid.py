@@ -32,6 +32,7 @@ from optuna_tba._space import (
     VisitedSet,
     n_values,
     neighbour_value,
+    random_value,
     sequence_choice,
     single_values,
 )
@@ -371,15 +372,37 @@ class TBAHybridSampler(TBASampler):
                         cand[n] = sequence_choice(options, rng)
                 else:
                     cand[n] = neighbour_value(dist, n, cand[n], scale, rng)
-            if not ctx.visited.contains_plan(
-                {**singles, **cand}
-            ) and not ctx.visited.prefix_exhausted(cand, ctx.space):
+            if self._unvisited(cand, ctx, singles):
                 ctx.notes.append(
                     "TPE proposed a visited configuration; moved to the nearest unvisited one"
                 )
                 return cand
+        # Nothing nearby (e.g. every one- and two-parameter change of a small finite space
+        # was visited): any unvisited configuration, as phase 1 does (unless the whole
+        # space has been visited).
+        size = math.prod(n_values(d) for d in ctx.space.values())
+        for _ in range(1000 if size > len(ctx.visited) else 0):
+            cand = dict(params)
+            for n in names:
+                dist = space[n]
+                if isinstance(dist, CategoricalDistribution):
+                    cand[n] = sequence_choice(ctx.blacklist.allowed(n, dist, cand), rng)
+                else:
+                    cand[n] = random_value(dist, n, rng)
+            if self._unvisited(cand, ctx, singles):
+                ctx.notes.append(
+                    "TPE proposed a visited configuration; nothing unvisited nearby, moved "
+                    "to a random unvisited one"
+                )
+                return cand
         ctx.notes.append("no unvisited configuration found near TPE's proposal: duplicate")
         return params
+
+    @staticmethod
+    def _unvisited(cand: dict[str, Any], ctx: _Context, singles: dict[str, Any]) -> bool:
+        return not ctx.visited.contains_plan(
+            {**singles, **cand}
+        ) and not ctx.visited.prefix_exhausted(cand, ctx.space)
 
     def sample_independent(
         self,

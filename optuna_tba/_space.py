@@ -122,8 +122,10 @@ def neighbour_value(
         if new != value:
             return new
     if n_values(dist) > 1:
-        # A one-step move for discrete values that the Gaussian kept in place.
-        width = 1.0 / max(n_values(dist) - 1, 1) if math.isfinite(n_values(dist)) else 0.01
+        # A one-step move for discrete values that the Gaussian kept in place: each value
+        # owns a cell of width 1 / n in unit space (Optuna's transform pads the range by
+        # half a step on both sides), so one cell over is the next value.
+        width = 1.0 / n_values(dist) if math.isfinite(n_values(dist)) else 0.01
         direction = 1.0 if rng.random() < 0.5 else -1.0
         for d in (direction, -direction):
             new = from_unit(name, dist, u0 + d * width)

@@ -658,6 +658,27 @@ _NUMPY_SCALAR = Scenario(
     crashing=frozenset(),
 )
 
+#: ... and a batch of two planned trials: the second one's plan held, for the other
+#: branch's parameter, a different value than the first one's plan, so the two plans did
+#: not look alike although both trials evaluated the same configuration (a targeted search
+#: over small conditional spaces, seeds 0..399: 15 such repeats in the first 60).
+_BATCH_OTHER_BRANCH = Scenario(
+    space=Space(
+        common=(),
+        branch=CategoricalDistribution((None, "a")),
+        sub=((None, (("b0_q0", CategoricalDistribution(("x", "y"))),)),
+             ("a", (("b1_q0", CategoricalDistribution(("x", "y"))),))),
+    ),
+    config=SamplerConfig(hybrid=False, kwargs={
+        "blacklist_threshold": 2, "blacklist_cooldown": 0, "n_startup_trials": 2,
+        "reevaluation": 0.0, "screening_model": "kernel"}),
+    seed=2,
+    outcomes=[(("crash", "feasible", "infeasible")[(2 + i) % 3], float(i)) for i in range(10)],
+    batches=[(1, 2, 3)[(14 + i) % 3] for i in range(10)],
+    direction="minimize",
+    crashing=frozenset(),
+)
+
 
 @property_settings(30)
 @given(sc=scenarios())
@@ -666,6 +687,7 @@ _NUMPY_SCALAR = Scenario(
 @example(sc=_INFLIGHT_BRANCH)
 @example(sc=_INFLIGHT_TPE)
 @example(sc=_NUMPY_SCALAR)
+@example(sc=_BATCH_OTHER_BRANCH)
 def test_random_spaces_and_outcomes(sc: Scenario) -> None:
     """All properties hold on random spaces, sampler settings and outcome sequences."""
     study = run_scenario(sc)

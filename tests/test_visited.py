@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from optuna_tba._space import VisitedSet
+from optuna_tba import TBAHybridSampler
+from optuna_tba._blacklist import Blacklist
+from optuna_tba._hybrid import _Context
+from optuna_tba._space import VisitedSet, neighbour_value
 
 SPACE = {
     "a": CategoricalDistribution(["x", "y"]),
@@ -68,3 +71,37 @@ def test_completion_with_single_valued_parameters_and_in_flight_partials() -> No
     copy.add({"a": "y", "t": 1})
     assert copy.contains_plan({"a": "y", "t": 1})
     assert not v.contains_plan({"a": "y", "t": 1})
+
+
+def test_tpe_repair_finds_an_unvisited_configuration_far_from_the_proposal() -> None:
+    # Every configuration near the proposal (c="a", i=5) was visited, and every one with
+    # the other choice: only far values of ``i`` with c="a" are left. The nearby search
+    # cannot reach them; the fallback must, rather than declare a duplicate.
+    space = {"c": CategoricalDistribution(["a", "b"]), "i": IntDistribution(0, 100)}
+    visited = VisitedSet(
+        [{"c": "b", "i": i} for i in range(101)] + [{"c": "a", "i": i} for i in range(30)]
+    )
+    blacklist = Blacklist.from_records([], space, threshold=2, cooldown=0, now=0)
+    ctx = _Context(visited, blacklist, dict(space), [], frozenset())
+    sampler = TBAHybridSampler(seed=0)
+    out = sampler._nearest_unvisited(
+        {"c": "a", "i": 5}, dict(space), ctx, np.random.default_rng(0), {}
+    )
+    assert out["c"] == "a" and out["i"] >= 30, out
+    assert "random unvisited" in ctx.notes[-1]
+    # ... and when the whole space has been visited it says so.
+    full = VisitedSet([{"c": c, "i": i} for c in "ab" for i in range(101)])
+    ctx = _Context(full, blacklist, dict(space), [], frozenset())
+    out = sampler._nearest_unvisited(
+        {"c": "a", "i": 5}, dict(space), ctx, np.random.default_rng(0), {}
+    )
+    assert out == {"c": "a", "i": 5} and "duplicate" in ctx.notes[-1]
+
+
+def test_a_one_step_move_of_a_three_valued_int_reaches_the_middle() -> None:
+    # each value owns a cell of width 1/3: one cell over from 0 is 1, not 2 (the old
+    # width 1/(n-1) jumped over the middle, so a repair could never reach it)
+    dist = IntDistribution(0, 2)
+    rng = np.random.default_rng(0)
+    assert {neighbour_value(dist, "i", 0, 1e-9, rng) for _ in range(20)} == {1}
+    assert {neighbour_value(dist, "i", 2, 1e-9, rng) for _ in range(20)} == {1}
