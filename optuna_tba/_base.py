@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import itertools
 import json
 import threading
 import warnings
@@ -36,6 +37,7 @@ from optuna_tba._space import (
     contains,
     random_value,
     sequence_choice,
+    single_values,
     union_space,
 )
 
@@ -183,6 +185,9 @@ class _PlanningSampler(BaseSampler):
         self._plans: dict[int, dict[str, Any]] = {}
         self._trial_cache = TrialCache()
         self._lock = threading.Lock()
+        # Held while a value is chosen for one parameter and announced (INFLIGHT_KEY), so
+        # that threads of one process (``n_jobs``) never choose from the same snapshot.
+        self._claim_lock = threading.Lock()
 
     # ------------------------------------------------------------------ pickling / rng
     def __getstate__(self) -> dict[str, Any]:
@@ -190,11 +195,13 @@ class _PlanningSampler(BaseSampler):
         state["_plans"] = {}
         state["_trial_cache"] = TrialCache()
         del state["_lock"]
+        del state["_claim_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._claim_lock = threading.Lock()
 
     def reseed_rng(self) -> None:
         self._seed = _fresh_seed()
@@ -342,19 +349,32 @@ class _PlanningSampler(BaseSampler):
         self._check_single_objective(study)
         hist = self._history(study, trial)
         storage = study._storage
+        wrote_plan = False
         for attempt in range(4):
             decision = self._decide(study, trial, hist)
-            if decision.plan is not None:
-                internal = _to_internal(decision.plan, hist.space)
-                storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
-            if decision.plan is None or decision.reevaluation_of is not None or attempt == 3:
-                break
-            # Another worker may have planned the same configuration at the same moment, or
-            # evaluated it after this history was read: plan again without it.
-            clash = conflicting_inflight(study, trial, decision.plan, hist.finished_numbers)
+            with self._claim_lock:
+                if decision.plan is not None:
+                    internal = _to_internal(decision.plan, hist.space)
+                    storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, internal)
+                    wrote_plan = True
+                elif wrote_plan:
+                    # An earlier attempt's plan clashed and this one is a TPE proposal: the
+                    # stale plan must go, or the trial (which reads its system attributes
+                    # from storage) would follow it for the parameters TPE samples one at a
+                    # time, and other workers would take it for this trial's configuration.
+                    storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, None)
+                if decision.plan is None or decision.reevaluation_of is not None:
+                    break
+                # Another worker may have planned the same configuration at the same moment,
+                # or evaluated it after this history was read: plan again without it.
+                clash = None
+                if attempt < 3:
+                    clash = conflicting_inflight(
+                        study, trial, decision.plan, hist.finished_numbers, hist.visited
+                    )
             if clash is None:
                 break
-            hist.visited.add(clash)
+            avoid_clash(hist.visited, *clash)
         storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, decision.phase)
         if decision.arm is not None:
             storage.set_trial_system_attr(trial._trial_id, ARM_KEY, decision.arm)
@@ -416,11 +436,49 @@ class _PlanningSampler(BaseSampler):
                         return c
             elif contains(dist, value):
                 return value
+        return self._fresh_value(study, trial, name, dist)
+
+    def _fresh_value(
+        self, study: Study, trial: FrozenTrial, name: str, dist: BaseDistribution
+    ) -> Any:
+        """A random value for a parameter the plan lacks (e.g. one first seen since the
+        plan was made). Another worker's trial may have drawn the same fresh values a moment
+        earlier: a value that, with the params suggested so far, repeats a finished or
+        in-flight configuration (re-read now) is redrawn, and the value is announced before
+        it is returned."""
         rng = self._rng(trial.number, salt=zlib.crc32(name.encode()))
-        if isinstance(dist, CategoricalDistribution):
-            bl = self._blacklist(self._history(study, trial), trial.number)
-            return sequence_choice(bl.allowed(name, dist, trial.params), rng)
-        return random_value(dist, name, rng)
+        with self._claim_lock:
+            hist = self._history(study, trial)
+            draws: Iterator[Any]
+            if isinstance(dist, CategoricalDistribution):
+                options = list(
+                    self._blacklist(hist, trial.number).allowed(name, dist, trial.params)
+                )
+                first = sequence_choice(options, rng)
+                draws = itertools.chain(
+                    [first], (options[int(i)] for i in rng.permutation(len(options)))
+                )
+            else:
+                first = random_value(dist, name, rng)
+                draws = itertools.chain(
+                    [first], (random_value(dist, name, rng) for _ in range(19))
+                )
+            visited = hist.visited
+            for running, params in other_configurations(study, trial, hist.finished_numbers):
+                if running:
+                    visited.add_claim(params)
+                else:
+                    visited.add(params)
+            singles = single_values(hist.space)
+            partial = dict(trial.params)
+            chosen = first
+            for value in draws:
+                partial[name] = value
+                if not visited.completes_to_visited(partial, singles):
+                    chosen = value
+                    break
+            announce_inflight(study, trial, {name: chosen})
+        return chosen
 
     def sample_independent(
         self,
@@ -515,10 +573,14 @@ _DECODERS: dict[str, Any] = {
 
 
 def conflicting_inflight(
-    study: Study, trial: FrozenTrial, plan: Mapping[str, Any], seen: Collection[int]
-) -> dict[str, Any] | None:
-    """The configuration of another trial that ``plan`` would duplicate, if any (re-read
-    from storage): a RUNNING trial's in-flight configuration, or a trial that finished with
+    study: Study,
+    trial: FrozenTrial,
+    plan: Mapping[str, Any],
+    seen: Collection[int],
+    known: VisitedSet | None = None,
+) -> tuple[bool, dict[str, Any]] | None:
+    """``(running, configuration)`` of another trial that ``plan`` would duplicate, if any
+    (re-read from storage): a RUNNING trial's in-flight configuration, or a trial that finished with
     a deterministic outcome after the caller's history was read (its number is not in
     ``seen``, the numbers of the trials finished in that history). Without the second
     check a worker whose history predates another worker's whole trial (a fast objective)
@@ -529,11 +591,27 @@ def conflicting_inflight(
     in-flight trial, whatever its number: yielding only to lower-numbered trials let a
     lower-numbered trial that wrote and checked last keep a configuration a higher-numbered
     one had already taken (seen once in the four-worker PostgreSQL test). When both see each
-    other both move on, which costs nothing but a re-draw."""
-    for _, params in other_configurations(study, trial, seen):
-        if VisitedSet([params]).contains_plan(plan):
-            return params
+    other both move on, which costs nothing but a re-draw.
+
+    With ``known`` (the caller's visited set), a RUNNING trial's configuration also counts
+    on each parameter set a visited configuration has: two plans that differ only in
+    parameters of a branch neither will take are one configuration."""
+    for running, params in other_configurations(study, trial, seen):
+        if running and known is not None:
+            if known.inflight_matches(params, plan):
+                return running, params
+        elif VisitedSet([params]).contains_plan(plan):
+            return running, params
     return None
+
+
+def avoid_clash(visited: VisitedSet, running: bool, params: dict[str, Any]) -> None:
+    """Count a clashing trial's configuration as visited (in flight: also projected on the
+    visited parameter sets, as in the history)."""
+    if running:
+        visited.add_inflight(params)
+    else:
+        visited.add(params)
 
 
 def other_configurations(
@@ -570,36 +648,54 @@ def _inflight_configurations(t: FrozenTrial) -> list[dict[str, Any]]:
     return out
 
 
+def announce_inflight(study: Study, trial: FrozenTrial, params: Mapping[str, Any]) -> None:
+    """Store what ``trial`` is about to evaluate beyond its plan (TPE's relative params, a
+    value chosen one parameter at a time), for other workers' duplicate checks."""
+    study._storage.set_trial_system_attr(
+        trial._trial_id,
+        INFLIGHT_KEY,
+        json.dumps(
+            {
+                k: v
+                for k, v in params.items()
+                if v is None or isinstance(v, (bool, int, float, str))
+            }
+        ),
+    )
+
+
 def _inflight_params(t: FrozenTrial) -> dict[str, Any]:
-    """What a RUNNING trial will evaluate: its plan, TPE's relative params, the params a
-    trial this sampler decided has suggested so far, or nothing (a trial of another
-    sampler)."""
+    """What a RUNNING trial will evaluate: its plan and announced values (or TPE's relative
+    params) with the params it has suggested, the params a trial this sampler decided has
+    suggested so far, or nothing (a trial of another sampler)."""
+    params: dict[str, Any] = {}
     stored = t.system_attrs.get(PLAN_KEY)
     if isinstance(stored, dict):
-        plan = _from_internal(stored)
-        plan.update(t.params)
-        return plan
+        params.update(_from_internal(stored))
     inflight = t.system_attrs.get(INFLIGHT_KEY)
     if isinstance(inflight, str):
         try:
-            params = json.loads(inflight)
+            announced = json.loads(inflight)
         except json.JSONDecodeError:
-            params = {}
-        if isinstance(params, dict) and params:
-            params.update(t.params)
-            return params
-    chunks = []
-    i = 0
-    while (c := t.system_attrs.get(f"{_TPE_RELATIVE_PREFIX}{i}")) is not None:
-        chunks.append(c)
-        i += 1
-    if chunks:
-        try:
-            params = json.loads("".join(chunks))
-        except json.JSONDecodeError:
-            return {}
+            announced = {}
+        if isinstance(announced, dict):
+            params.update(announced)
+    if not params:
+        chunks = []
+        i = 0
+        while (c := t.system_attrs.get(f"{_TPE_RELATIVE_PREFIX}{i}")) is not None:
+            chunks.append(c)
+            i += 1
+        if chunks:
+            try:
+                relative = json.loads("".join(chunks))
+            except json.JSONDecodeError:
+                relative = {}
+            if isinstance(relative, dict):
+                params.update(relative)
+    if params:
         params.update(t.params)
-        return dict(params)
+        return params
     if PHASE_KEY in t.system_attrs:
         # decided by this sampler (e.g. a TPE proposal with no relative parameters, all of
         # them sampled one at a time): what it has suggested so far is its configuration

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -15,11 +14,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_tba._base import (
     ARM_KEY,
-    INFLIGHT_KEY,
     PHASE_KEY,
     REASON_ATTR,
     Decision,
     History,
+    announce_inflight,
+    avoid_clash,
     conflicting_inflight,
     other_configurations,
     validate_float,
@@ -49,6 +49,7 @@ class _Context:
     space: dict[str, BaseDistribution]
     notes: list[str]
     seen: frozenset[int]  # numbers of the trials finished in the history read
+    relative: dict[str, Any] = dataclasses.field(default_factory=dict)  # TPE's, announced
 
 
 class TBAHybridSampler(TBASampler):
@@ -306,23 +307,17 @@ class TBAHybridSampler(TBASampler):
             return params
         params = self._repair(trial, params, search_space, ctx)
         for attempt in range(4):
-            study._storage.set_trial_system_attr(
-                trial._trial_id,
-                INFLIGHT_KEY,
-                json.dumps(
-                    {
-                        k: v
-                        for k, v in params.items()
-                        if v is None or isinstance(v, (bool, int, float, str))
-                    }
-                ),
-            )
-            clash = None if attempt == 3 else conflicting_inflight(study, trial, params, ctx.seen)
+            with self._claim_lock:
+                announce_inflight(study, trial, params)
+                clash = None
+                if attempt < 3:
+                    clash = conflicting_inflight(study, trial, params, ctx.seen, ctx.visited)
             if clash is None:
                 break
             # Another worker proposed the same configuration at the same moment.
-            ctx.visited.add(clash)
+            avoid_clash(ctx.visited, *clash)
             params = self._repair(trial, params, search_space, ctx)
+        ctx.relative = dict(params)
         return params
 
     def _repair(
@@ -424,17 +419,19 @@ class TBAHybridSampler(TBASampler):
             if value not in allowed:
                 ctx.notes.append(f"{param_name}={value!r} is blacklisted")
                 value = sequence_choice(allowed, rng)
-        # Another worker may have planned or finished a configuration since this trial's
-        # history was read (its plan may already hold this parameter's value).
-        for running, params in other_configurations(study, trial, ctx.seen):
-            if running:
-                ctx.visited.add_claim(params)
-            else:
-                ctx.visited.add(params)
-        partial = dict(trial.params)
-        partial[param_name] = value
-        if ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
-            value = self._unvisited_value(trial, param_name, dist, value, partial, ctx, rng)
+        with self._claim_lock:
+            # Another worker may have planned or finished a configuration since this
+            # trial's history was read (its plan may already hold this parameter's value).
+            for running, params in other_configurations(study, trial, ctx.seen):
+                if running:
+                    ctx.visited.add_claim(params)
+                else:
+                    ctx.visited.add(params)
+            partial = dict(trial.params)
+            partial[param_name] = value
+            if ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
+                value = self._unvisited_value(trial, param_name, dist, value, partial, ctx, rng)
+            announce_inflight(study, trial, {**ctx.relative, param_name: value})
         return value
 
     def _unvisited_value(

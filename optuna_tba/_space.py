@@ -180,6 +180,15 @@ class VisitedSet:
                 self.add({n: plan[n] for n in names})
         self.add(plan)
 
+    def inflight_matches(self, inflight: Mapping[str, Any], plan: Mapping[str, Any]) -> bool:
+        """Whether ``plan`` duplicates another trial's in-flight configuration, on its own
+        or projected on a parameter set a visited configuration has (see
+        :meth:`add_inflight`); this set itself is not consulted otherwise."""
+        probe = VisitedSet()
+        probe._by_names = {names: set() for names in self._by_names}
+        probe.add_inflight(inflight)
+        return probe.contains_plan(plan)
+
     def add_claim(self, plan: Mapping[str, Any]) -> None:
         """Another trial's in-flight configuration, seen while this trial's own parameters
         are still being sampled one at a time: :meth:`completes_to_visited` then avoids any

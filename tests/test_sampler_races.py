@@ -18,7 +18,7 @@ import pytest
 from optuna.distributions import BaseDistribution
 
 from optuna_tba import TBAHybridSampler, TBASampler
-from optuna_tba._base import PLAN_KEY, _to_internal
+from optuna_tba._base import PLAN_KEY, Decision, _to_internal
 
 
 def objective(trial: optuna.Trial) -> float:
@@ -141,3 +141,33 @@ def test_tpe_conditional_value_yields_to_a_plan_made_meanwhile() -> None:
     mine = study.trials[n_before]  # the staged trial was created while this one sampled
     assert mine.params != staged[0]
     assert "moved k off a visited configuration" in mine.user_attrs["tba_reason"]
+
+
+def test_a_plan_abandoned_for_a_tpe_proposal_is_not_left_behind() -> None:
+    """A trial whose first plan clashed and whose next decision is a TPE proposal must not
+    keep the first plan in storage: the trial reads its system attributes from storage and
+    followed the stale plan for the parameters TPE samples one at a time, and other workers
+    took it for the trial's configuration (found with four threads on a 13-configuration
+    space: the main source of the undeclared repeats left)."""
+    sampler = TBAHybridSampler(seed=3, max_phase1_trials=6, p_anneal=0.0, p_repair=0.0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(conditional_objective, n_trials=8)
+    decide = sampler._decide
+    staged: list[dict[str, Any]] = []
+
+    def staged_decide(study_: Any, trial: Any, hist: Any) -> Any:
+        if not staged:
+            # a plan that another worker's RUNNING trial holds: it clashes
+            plan = {"c": "a", "k": 30}
+            staged.append(plan)
+            tid = study._storage.create_new_trial(study._study_id)
+            study._storage.set_trial_system_attr(tid, PLAN_KEY, _to_internal(plan, {}))
+            return Decision("phase2", plan, "staged plan")
+        return decide(study_, trial, hist)
+
+    sampler._decide = staged_decide  # type: ignore[method-assign,assignment]
+    study.optimize(conditional_objective, n_trials=1)
+    mine = study.trials[8]
+    assert staged and mine.user_attrs["tba_reason"].startswith("TPE")
+    assert mine.system_attrs.get(PLAN_KEY) is None
+    assert mine.params != staged[0]
