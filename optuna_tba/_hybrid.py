@@ -30,11 +30,13 @@ from optuna_tba._moves import Proposer
 from optuna_tba._outcomes import Outcome
 from optuna_tba._space import (
     VisitedSet,
+    grid_values,
     n_values,
     neighbour_value,
     random_value,
     sequence_choice,
     single_values,
+    to_unit,
 )
 from optuna_tba._tba import TBASampler
 from optuna_tba._tpe_view import CrashAwareStudyView
@@ -454,6 +456,9 @@ class TBAHybridSampler(TBASampler):
             order = [
                 neighbour_value(dist, name, value, 0.03 * (1 + i // 3), rng) for i in range(60)
             ]
+            # then every value of a finite range, nearest first (the neighbours stay close)
+            u0 = to_unit(name, dist, value)
+            order += sorted(grid_values(dist), key=lambda v: abs(to_unit(name, dist, v) - u0))
         for alt in order:
             partial[name] = alt
             if not ctx.visited.completes_to_visited(partial, single_values(ctx.space)):

@@ -134,6 +134,20 @@ def neighbour_value(
     return value
 
 
+def grid_values(dist: BaseDistribution, limit: int = 1000) -> list[Any]:
+    """Every value of a finite distribution with at most ``limit`` values, in order
+    (empty for a continuous one or a larger one)."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices) if len(dist.choices) <= limit else []
+    n = n_values(dist)
+    if not math.isfinite(n) or n > limit:
+        return []
+    if isinstance(dist, IntDistribution):
+        return list(range(dist.low, dist.high + 1, dist.step))
+    # a stepped float: exactly the values Optuna's transform gives (one per cell)
+    return [from_unit("", dist, (k + 0.5) / n) for k in range(int(n))]
+
+
 def value_key(value: Any) -> str:
     """Hashable identity of one value (``repr`` keeps 1 and 1.0 and True apart; a numpy
     scalar, which Optuna's own transform can hand out, is its Python value)."""

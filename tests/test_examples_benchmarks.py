@@ -17,7 +17,7 @@ def test_every_example_script_has_a_test() -> None:
                    "overhead_by_phase.py",
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "quality_target.py",
-                   "same_outcomes.py"}
+                   "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -55,6 +55,22 @@ def test_benchmark_overhead_runs() -> None:
     assert "ratio" in header
     fields = row.split()
     assert fields[0] == "15" and float(fields[3]) > 0
+
+
+def test_concurrent_duplicates_runs_threads_and_reports_undeclared_repeats() -> None:
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--seeds", "2",
+         "--jobs", "3", "--sleep", "0.005", "--show"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("2 studies, 26 trials, 3 threads, objective 5 ms")
+    assert "undeclared repeats" in summary
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--jobs", "0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "--jobs" in bad.stderr
 
 
 def test_table_flip_sources_counts_flips_caused_by_load(tmp_path: Path) -> None:

@@ -16,7 +16,14 @@ from optuna.distributions import (
     _get_single_value,
 )
 
-from optuna_tba._space import distance_matrix, distances, from_unit, n_values, to_unit
+from optuna_tba._space import (
+    distance_matrix,
+    distances,
+    from_unit,
+    grid_values,
+    n_values,
+    to_unit,
+)
 
 
 @st.composite
@@ -107,3 +114,19 @@ def test_a_single_valued_float_has_one_value() -> None:
     assert n_values(FloatDistribution(0.0, 0.0)) == 1
     assert n_values(FloatDistribution(1.0, 1.0, log=True)) == 1
     assert n_values(FloatDistribution(0.0, 1.0)) == float("inf")
+
+
+@settings(max_examples=200, deadline=None)
+@given(numerical_distributions())
+@pytest.mark.filterwarnings("ignore:The distribution is specified by")
+def test_grid_values_are_every_value_once(dist: BaseDistribution) -> None:
+    values = grid_values(dist, limit=50)
+    n = n_values(dist)
+    if n > 50:
+        assert values == []
+        return
+    assert len(values) == n and len({repr(v) for v in values}) == n
+    assert all(dist._contains(dist.to_internal_repr(v)) for v in values)
+    # the values Optuna's transform gives: each maps back to its own cell
+    units = [to_unit("x", dist, v) for v in values]
+    assert units == sorted(units)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from optuna_tba import TBAHybridSampler
@@ -105,3 +106,19 @@ def test_a_one_step_move_of_a_three_valued_int_reaches_the_middle() -> None:
     rng = np.random.default_rng(0)
     assert {neighbour_value(dist, "i", 0, 1e-9, rng) for _ in range(20)} == {1}
     assert {neighbour_value(dist, "i", 2, 1e-9, rng) for _ in range(20)} == {1}
+
+
+def test_tpe_conditional_value_reaches_a_far_unvisited_int() -> None:
+    # every value of ``k`` but one was visited with c="a": the neighbour moves from 5 are
+    # unlikely to hit the one cell left, the full range still finds it before a duplicate
+    # is declared
+    space = {"c": CategoricalDistribution(["a"]), "k": IntDistribution(0, 200)}
+    visited = VisitedSet([{"c": "a", "k": k} for k in range(201) if k != 150])
+    blacklist = Blacklist.from_records([], space, threshold=2, cooldown=0, now=0)
+    ctx = _Context(visited, blacklist, dict(space), [], frozenset())
+    sampler = TBAHybridSampler(seed=0)
+    trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING)
+    out = sampler._unvisited_value(
+        trial, "k", space["k"], 5, {"c": "a", "k": 5}, ctx, np.random.default_rng(0)
+    )
+    assert out == 150 and "moved k" in ctx.notes[-1]
