@@ -11,6 +11,11 @@ which the sampler promises never to propose.
 
     python examples/concurrent_duplicates.py --seeds 100 --jobs 4 --sleep 0.001
 
+``--processes`` runs the workers as separate processes on one ``JournalFileStorage`` file
+instead (each with its own sampler instance, seeded ``seed * 100 + worker``; the budget is
+shared through ``MaxTrialsCallback``), which exercises the cross-process protocol rather
+than the in-process lock; process start-up makes it much slower per study.
+
 Timings differ from run to run (thread scheduling), so counts vary; compare versions over
 several hundred seeds. ``--show`` prints each undeclared pair with both trials' stored plan
 and announced in-flight values.
@@ -19,12 +24,16 @@ and announced in-flight values.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import sys
+import tempfile
 import time
 import warnings
 from typing import Any
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 
 from optuna_tba import TBAHybridSampler
 
@@ -54,14 +63,52 @@ def _declared(t: optuna.trial.FrozenTrial) -> bool:
     return "duplicate" in str(t.user_attrs.get("tba_reason", ""))
 
 
-def run(seed: int, jobs: int, sleep: float) -> list[tuple[Any, Any]]:
-    """One study; returns the undeclared repeated pairs (first, repeat)."""
-    study = optuna.create_study(
-        sampler=TBAHybridSampler(seed=seed, expected_n_trials=N_CONFIGS)
+def _worker(path: str, seed: int, sleep: float) -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = optuna.storages.JournalStorage(JournalFileBackend(path))
+    study = optuna.load_study(
+        study_name="stress",
+        storage=storage,
+        sampler=TBAHybridSampler(seed=seed, expected_n_trials=N_CONFIGS),
     )
     study.optimize(
-        lambda t: objective(t, sleep), n_trials=N_CONFIGS, n_jobs=jobs, catch=(RuntimeError,)
+        lambda t: objective(t, sleep),
+        catch=(RuntimeError,),
+        callbacks=[optuna.study.MaxTrialsCallback(N_CONFIGS, states=None)],
     )
+
+
+def _run_processes(seed: int, jobs: int, sleep: float) -> optuna.Study:
+    path = os.path.join(tempfile.mkdtemp(prefix="tba-stress-"), "study.log")
+    storage = optuna.storages.JournalStorage(JournalFileBackend(path))
+    optuna.create_study(study_name="stress", storage=storage)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_worker, args=(path, seed * 100 + w, sleep)) for w in range(jobs)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"a worker process exited with {p.exitcode}")
+    return optuna.load_study(study_name="stress", storage=storage)
+
+
+def run(
+    seed: int, jobs: int, sleep: float, processes: bool = False
+) -> tuple[list[tuple[Any, Any]], int]:
+    """One study; returns the undeclared repeated pairs (first, repeat) and the number of
+    trials (processes may start a few more than the budget)."""
+    if processes:
+        study = _run_processes(seed, jobs, sleep)
+    else:
+        study = optuna.create_study(
+            sampler=TBAHybridSampler(seed=seed, expected_n_trials=N_CONFIGS)
+        )
+        study.optimize(
+            lambda t: objective(t, sleep), n_trials=N_CONFIGS, n_jobs=jobs, catch=(RuntimeError,)
+        )
     first: dict[tuple[tuple[str, Any], ...], optuna.trial.FrozenTrial] = {}
     bad = []
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
@@ -69,7 +116,7 @@ def run(seed: int, jobs: int, sleep: float) -> list[tuple[Any, Any]]:
         if key in first and not (_declared(t) or _declared(first[key])):
             bad.append((first[key], t))
         first.setdefault(key, t)
-    return bad
+    return bad, len(study.trials)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,15 +128,19 @@ def main(argv: list[str] | None = None) -> int:
         "--sleep", type=float, default=0.001, help="objective time in seconds (default 0.001)"
     )
     parser.add_argument("--show", action="store_true", help="print every undeclared pair")
+    parser.add_argument(
+        "--processes", action="store_true", help="worker processes on a journal file"
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1 or not args.sleep >= 0:
         parser.error("--seeds and --jobs must be >= 1 and --sleep >= 0")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    undeclared = 0
+    undeclared = trials = 0
     for seed in range(args.seed_start, args.seed_start + args.seeds):
-        pairs = run(seed, args.jobs, args.sleep)
+        pairs, n = run(seed, args.jobs, args.sleep, args.processes)
         undeclared += len(pairs)
+        trials += n
         for a, b in pairs if args.show else ():
             print(f"seed {seed}: trial {b.number} repeats trial {a.number} {b.params}")
             for t in (a, b):
@@ -98,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"  #{t.number} plan={attrs.get('tba:plan')} "
                     f"inflight={attrs.get('tba:inflight')} reason={t.user_attrs.get('tba_reason')}"
                 )
-    trials = args.seeds * N_CONFIGS
+    workers = "processes" if args.processes else "threads"
     print(
-        f"{args.seeds} studies, {trials} trials, {args.jobs} threads, objective "
+        f"{args.seeds} studies, {trials} trials, {args.jobs} {workers}, objective "
         f"{args.sleep * 1000:g} ms: undeclared repeats {undeclared} "
         f"({100.0 * undeclared / trials:.2f} % of trials)"
     )

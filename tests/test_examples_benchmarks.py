@@ -66,6 +66,12 @@ def test_concurrent_duplicates_runs_threads_and_reports_undeclared_repeats() -> 
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("2 studies, 26 trials, 3 threads, objective 5 ms")
     assert "undeclared repeats" in summary
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--seeds", "1",
+         "--jobs", "2", "--sleep", "0.005", "--processes"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    assert "2 processes, objective 5 ms: undeclared repeats" in out
     bad = subprocess.run(
         [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--jobs", "0"],
         capture_output=True, text=True, timeout=120,
