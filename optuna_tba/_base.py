@@ -464,11 +464,7 @@ class _PlanningSampler(BaseSampler):
                     [first], (random_value(dist, name, rng) for _ in range(19))
                 )
             visited = hist.visited
-            for running, params in other_configurations(study, trial, hist.finished_numbers):
-                if running:
-                    visited.add_claim(params)
-                else:
-                    visited.add(params)
+            count_other_trials_now(visited, study, trial, hist.finished_numbers)
             singles = single_values(hist.space)
             partial = dict(trial.params)
             chosen = first
@@ -612,6 +608,19 @@ def avoid_clash(visited: VisitedSet, running: bool, params: dict[str, Any]) -> N
         visited.add_inflight(params)
     else:
         visited.add(params)
+
+
+def count_other_trials_now(
+    visited: VisitedSet, study: Study, trial: FrozenTrial, seen: Collection[int]
+) -> None:
+    """Add the other trials as they are now (re-read from storage) to ``visited``: a
+    RUNNING trial's configuration as a claim on every prefix it agrees with, a trial that
+    finished since the history was read as visited."""
+    for running, params in other_configurations(study, trial, seen):
+        if running:
+            visited.add_claim(params)
+        else:
+            visited.add(params)
 
 
 def other_configurations(

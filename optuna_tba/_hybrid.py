@@ -21,7 +21,7 @@ from optuna_tba._base import (
     announce_inflight,
     avoid_clash,
     conflicting_inflight,
-    other_configurations,
+    count_other_trials_now,
     validate_float,
     validate_int,
 )
@@ -424,11 +424,7 @@ class TBAHybridSampler(TBASampler):
         with self._claim_lock:
             # Another worker may have planned or finished a configuration since this
             # trial's history was read (its plan may already hold this parameter's value).
-            for running, params in other_configurations(study, trial, ctx.seen):
-                if running:
-                    ctx.visited.add_claim(params)
-                else:
-                    ctx.visited.add(params)
+            count_other_trials_now(ctx.visited, study, trial, ctx.seen)
             partial = dict(trial.params)
             partial[param_name] = value
             if ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
