@@ -135,10 +135,8 @@ def neighbour_value(
 
 
 def grid_values(dist: BaseDistribution, limit: int = 1000) -> list[Any]:
-    """Every value of a finite distribution with at most ``limit`` values, in order
-    (empty for a continuous one or a larger one)."""
-    if isinstance(dist, CategoricalDistribution):
-        return list(dist.choices) if len(dist.choices) <= limit else []
+    """Every value of a finite numerical distribution with at most ``limit`` values, in
+    order (empty for a continuous one or a larger one)."""
     n = n_values(dist)
     if not math.isfinite(n) or n > limit:
         return []
@@ -172,7 +170,7 @@ class VisitedSet:
     def __init__(self, configs: Iterable[Mapping[str, Any]] = ()) -> None:
         self._by_names: dict[tuple[str, ...], set[tuple[tuple[str, str], ...]]] = {}
         self._partial: set[tuple[tuple[str, str], ...]] = set()
-        self._claims: set[tuple[tuple[str, str], ...]] = set()
+        self._claims: set[frozenset[tuple[str, str]]] = set()
         for c in configs:
             self.add(c)
 
@@ -209,7 +207,7 @@ class VisitedSet:
         partial configuration that the claim agrees with on every parameter (whether or not
         the objective asks for more, the claiming trial would evaluate the same values)."""
         if plan:
-            self._claims.add(config_key(plan))
+            self._claims.add(frozenset(config_key(plan)))
 
     def add_partial(self, params: Mapping[str, Any]) -> None:
         """Parameters suggested so far by a RUNNING trial with no stored plan: used only to
@@ -262,12 +260,8 @@ class VisitedSet:
         single-valued parameters (which never reach a sampler), equals a visited config."""
         singles = singles or {}
         key = config_key(partial)
-        if key in self._partial:
+        if key in self._partial or any(claim.issuperset(key) for claim in self._claims):
             return True
-        for claim in self._claims:
-            held = dict(claim)
-            if all(held.get(n) == v for n, v in key):
-                return True
         have = set(partial)
         for names, keys in self._by_names.items():
             extra = set(names) - have

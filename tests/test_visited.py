@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from optuna_tba import TBAHybridSampler
 from optuna_tba._blacklist import Blacklist
@@ -74,6 +79,12 @@ def test_completion_with_single_valued_parameters_and_in_flight_partials() -> No
     assert not v.contains_plan({"a": "y", "t": 1})
 
 
+def _tpe_context(visited: VisitedSet, space: dict[str, BaseDistribution]) -> _Context:
+    """A phase-2 TPE trial's context with ``visited`` and no bans."""
+    blacklist = Blacklist.from_records([], space, threshold=2, cooldown=0, now=0)
+    return _Context(visited, blacklist, dict(space), [], frozenset())
+
+
 def test_tpe_repair_finds_an_unvisited_configuration_far_from_the_proposal() -> None:
     # Every configuration near the proposal (c="a", i=5) was visited, and every one with
     # the other choice: only far values of ``i`` with c="a" are left. The nearby search
@@ -82,8 +93,7 @@ def test_tpe_repair_finds_an_unvisited_configuration_far_from_the_proposal() -> 
     visited = VisitedSet(
         [{"c": "b", "i": i} for i in range(101)] + [{"c": "a", "i": i} for i in range(30)]
     )
-    blacklist = Blacklist.from_records([], space, threshold=2, cooldown=0, now=0)
-    ctx = _Context(visited, blacklist, dict(space), [], frozenset())
+    ctx = _tpe_context(visited, space)
     sampler = TBAHybridSampler(seed=0)
     out = sampler._nearest_unvisited(
         {"c": "a", "i": 5}, dict(space), ctx, np.random.default_rng(0), {}
@@ -92,7 +102,7 @@ def test_tpe_repair_finds_an_unvisited_configuration_far_from_the_proposal() -> 
     assert "random unvisited" in ctx.notes[-1]
     # ... and when the whole space has been visited it says so.
     full = VisitedSet([{"c": c, "i": i} for c in "ab" for i in range(101)])
-    ctx = _Context(full, blacklist, dict(space), [], frozenset())
+    ctx = _tpe_context(full, space)
     out = sampler._nearest_unvisited(
         {"c": "a", "i": 5}, dict(space), ctx, np.random.default_rng(0), {}
     )
@@ -114,8 +124,7 @@ def test_tpe_conditional_value_reaches_a_far_unvisited_int() -> None:
     # is declared
     space = {"c": CategoricalDistribution(["a"]), "k": IntDistribution(0, 200)}
     visited = VisitedSet([{"c": "a", "k": k} for k in range(201) if k != 150])
-    blacklist = Blacklist.from_records([], space, threshold=2, cooldown=0, now=0)
-    ctx = _Context(visited, blacklist, dict(space), [], frozenset())
+    ctx = _tpe_context(visited, space)
     sampler = TBAHybridSampler(seed=0)
     trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING)
     out = sampler._unvisited_value(
