@@ -24,7 +24,9 @@ Second set (sixth session):
   coordinate (about 1.6 % of the grid), no crashes, a linear objective (maximise).
 
 Third set (seventh session): ``cond_arch``, ``crash_half``, ``oom_batch`` and ``flaky``,
-defined in ``heldout_third_set.py``.
+defined in ``heldout_third_set.py``. Fourth set (ninth session): ``flag_combo``,
+``quant_mix``, ``mostly_crash``, ``wide_cat`` and ``int_ladder``, defined in
+``heldout_fourth_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -34,6 +36,16 @@ nothing feasible.
 
     python examples/heldout_problems.py --samplers tba_hybrid tpe random --budgets 25 50 \
         --seeds 20 --jobs 2
+
+``--save FILE`` writes every run's result as JSON; ``--baseline FILE`` pairs this run's
+``tba_hybrid`` with the ``tba_hybrid`` runs of such a file, seed by seed (how a code
+change is measured: save the old code's runs with ``PYTHONPATH`` pointing at a checkout of
+it, then run the new code with ``--baseline``):
+
+    PYTHONPATH=/path/to/old-checkout python examples/heldout_problems.py \
+        --samplers tba_hybrid --budgets 15 25 50 --seed-start 20 --seeds 80 --save old.json
+    python examples/heldout_problems.py --samplers tba_hybrid --budgets 15 25 50 \
+        --seed-start 20 --seeds 80 --baseline old.json
 
 ``--paired`` adds tba_hybrid against each other sampler, paired by seed (better / worse
 runs and the Wilcoxon p-value). ``--seed-start`` moves the seeds (diagnose on seeds other
@@ -50,8 +62,10 @@ import math
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Literal
 
+import heldout_fourth_set as fourth_set
 import heldout_third_set as third_set
 import numpy as np
 import optuna
@@ -176,6 +190,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     "edge_pick": (edge_pick, "maximize"),
     "sparse_box": (sparse_box, "maximize"),
     **third_set.PROBLEMS,
+    **fourth_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 
@@ -227,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    parser.add_argument("--save", type=Path, metavar="FILE",
+                        help="write every run's result to FILE (JSON)")
+    parser.add_argument("--baseline", type=Path, metavar="FILE",
+                        help="pair tba_hybrid with the tba_hybrid runs saved in FILE")
     parser.add_argument("--paired", action="store_true",
                         help="also compare tba_hybrid with each other sampler, seed by seed")
     parser.add_argument("--hybrid-kwargs", default="{}", metavar="JSON",
@@ -245,6 +264,15 @@ def main(argv: list[str] | None = None) -> int:
             make_sampler("tba_hybrid", 0, max(args.budgets), hybrid_kwargs)
         except (TypeError, ValueError) as exc:
             parser.error(f"--hybrid-kwargs: {exc}")
+    baseline = None
+    if args.baseline is not None:
+        if "tba_hybrid" not in args.samplers:
+            parser.error("--baseline compares tba_hybrid runs: add tba_hybrid to --samplers")
+        try:
+            baseline = [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), r[4], float(r[5]))
+                        for r in json.loads(args.baseline.read_text())]
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            parser.error(f"--baseline: cannot read {args.baseline}: {exc}")
     seeds = range(args.seed_start, args.seed_start + args.seeds)
     jobs = [(p, s, seed, b, hybrid_kwargs) for p in args.problems for s in args.samplers
             for b in args.budgets for seed in seeds]
@@ -269,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
                 none = sum(r[4] is None for r in rs)
                 cells.append(f"{text} ({np.mean([r[5] for r in rs]):.2f}, {none})")
             print(f"{p:11s} {b:6d} " + " ".join(f"{c:>22s}" for c in cells))
+    if args.save is not None:
+        args.save.write_text(json.dumps(results))
+        print(f"\nwrote {len(results)} runs to {args.save}")
+    if baseline is not None:
+        print_against_baseline(results, baseline, args.problems, args.budgets)
     if args.paired and "tba_hybrid" in args.samplers:
         print_paired(results, args.problems, args.budgets,
                      [s for s in args.samplers if s != "tba_hybrid"])
@@ -280,6 +313,59 @@ def _oriented(by: dict[tuple[str, str, int, int], float | None], problem: str, s
     """Per seed, the best value oriented so that lower is better (inf: nothing feasible)."""
     return np.array([math.inf if (v := by[(problem, sampler, budget, s)]) is None
                      else sign * v for s in seeds])
+
+
+def _signed(value: float | None, sign: float) -> float:
+    """A best value oriented so that lower is better (inf: nothing feasible)."""
+    return math.inf if value is None else sign * value
+
+
+def print_against_baseline(results: list[tuple[str, str, int, int, float | None, float]],
+                           baseline: list[tuple[str, str, int, int, float | None, float]],
+                           problems: list[str], budgets: list[int]) -> None:
+    """This run's tba_hybrid against a saved run's, paired by seed: runs better / worse
+    (nothing feasible is worse than anything), Wilcoxon p over seeds where both found
+    something, and the mean waste of both; then the totals per budget."""
+    from deploybench.compare import paired_wilcoxon
+
+    new = {(r[0], r[3], r[2]): r for r in results if r[1] == "tba_hybrid"}
+    old = {(r[0], r[3], r[2]): r for r in baseline if r[1] == "tba_hybrid"}
+    keys = sorted(set(new) & set(old))
+    missing = len(new) - len(keys)
+    print(f"\ntba_hybrid against the baseline file, paired by seed ({len(keys)} pairs"
+          + (f"; {missing} runs have no baseline" if missing else "") + "): better/worse "
+          "runs, Wilcoxon p, mean waste baseline -> now")
+    wins = dict.fromkeys(budgets, 0)
+    losses = dict.fromkeys(budgets, 0)
+    waste: dict[int, tuple[list[float], list[float]]] = {b: ([], []) for b in budgets}
+    for p in problems:
+        sign = 1.0 if PROBLEMS[p][1] == "minimize" else -1.0
+        cells = []
+        for b in budgets:
+            ks = [k for k in keys if k[0] == p and k[1] == b]
+            if not ks:
+                continue
+            h = np.array([_signed(new[k][4], sign) for k in ks])
+            o = np.array([_signed(old[k][4], sign) for k in ks])
+            both = np.isfinite(h) & np.isfinite(o)
+            pv = paired_wilcoxon(h[both], o[both])
+            better, worse = int(np.sum(h < o)), int(np.sum(h > o))
+            w_old = [old[k][5] for k in ks]
+            w_new = [new[k][5] for k in ks]
+            wins[b] += better
+            losses[b] += worse
+            waste[b][0].extend(w_old)
+            waste[b][1].extend(w_new)
+            mark = "*" if pv is not None and pv < 0.05 else ""
+            text = "p -" if pv is None else f"p {pv:.3f}{mark}"
+            cells.append(f"B{b} {better}/{worse} {text} "
+                         f"w {np.mean(w_old):.2f}->{np.mean(w_new):.2f}")
+        print(f"{p:12s} " + "   ".join(cells))
+    for b in budgets:
+        w_old, w_new = waste[b]
+        if w_old:
+            print(f"budget {b}: better in {wins[b]} runs, worse in {losses[b]}; mean waste "
+                  f"{np.mean(w_old):.4f} -> {np.mean(w_new):.4f}")
 
 
 def print_paired(results: list[tuple[str, str, int, int, float | None, float]],

@@ -13,7 +13,8 @@ Two stages:
   probability ``exp(-dV / (T * s_V))``, ``s_V`` being the median violation seen.
 * **Optimisation stage**: infeasible moves are rejected; a worse feasible move is accepted
   with probability ``exp(-dq / (0.3 T))`` where ``dq`` is the difference of the two values'
-  empirical quantiles among the feasible values seen so far (unit-free).
+  empirical quantiles among the feasible values seen so far, the new value included
+  (unit-free).
 
 Crashes are never accepted. The temperature is multiplied by ``cooling`` after every move;
 after ``reheat_after`` moves without improvement of the best point it is doubled (at least
@@ -114,9 +115,14 @@ def _accept_feasible(st: AnnealingState, r: Record, feasible_values: list[float]
     assert r.value is not None
     if r.value <= cur.value:
         return True
-    n = max(len(feasible_values), 1)
+    # Empirical quantiles among the feasible values seen so far *and the new value*: with
+    # the new value left out, a move to a value worse than the current one but better than
+    # every other seen value had dq = 0 and was always accepted (e.g. every worse move
+    # while only one feasible value was known).
+    n = len(feasible_values) + 1
     dq = (
         bisect.bisect_right(feasible_values, r.value)
+        + 1
         - bisect.bisect_right(feasible_values, cur.value)
     ) / n
     return u < math.exp(-dq / max(0.3 * st.temperature, 1e-9))

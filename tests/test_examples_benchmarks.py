@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -16,7 +17,8 @@ def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
                    "overhead_by_phase.py",
                    "move_productivity.py",
-                   "heldout_problems.py", "heldout_third_set.py", "quality_target.py",
+                   "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
+                   "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
@@ -175,7 +177,8 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
     rows = [x.split() for x in out.splitlines()[2:]]
     assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap", "lr_schedule",
                                     "edge_pick", "sparse_box", "cond_arch", "crash_half",
-                                    "oom_batch", "flaky"]
+                                    "oom_batch", "flaky", "flag_combo", "quant_mix",
+                                    "mostly_crash", "wide_cat", "int_ladder"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
@@ -196,6 +199,28 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
          '{"p_repair": 2}'], capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and "p_repair" in bad.stderr and "Traceback" not in bad.stderr
+
+
+
+def test_heldout_problems_pairs_against_a_saved_baseline(tmp_path: Path) -> None:
+    saved = tmp_path / "old.json"
+    base = [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--samplers", "tba_hybrid",
+            "--budgets", "6", "--seeds", "3", "--jobs", "1", "--problems", "flaky",
+            "crash_half"]
+    subprocess.run([*base, "--save", str(saved)], capture_output=True, text=True,
+                   timeout=300, check=True)
+    assert len(json.loads(saved.read_text())) == 6  # 2 problems x 3 seeds
+    out = subprocess.run([*base, "--baseline", str(saved)], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    # the same code and seeds give the same runs: no pair differs
+    assert "(6 pairs)" in out and "budget 6: better in 0 runs, worse in 0" in out
+    changed = subprocess.run([*base, "--baseline", str(saved), "--hybrid-kwargs",
+                              '{"n_startup_trials": 1}'], capture_output=True, text=True,
+                             timeout=300, check=True).stdout
+    assert "better in 0 runs, worse in 0" not in changed
+    bad = subprocess.run([*base[:2], "--samplers", "tpe", "--baseline", str(saved)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "add tba_hybrid" in bad.stderr
 
 
 def test_quality_target_checks_every_part_of_the_target(tmp_path: Path) -> None:
@@ -264,3 +289,42 @@ def test_heldout_third_set_problems_behave_as_documented() -> None:
     study.optimize(third.flaky, n_trials=40, catch=(third.Crash,))
     outcomes = {t.state for t in study.trials}
     assert outcomes == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL}
+
+
+def test_heldout_fourth_set_problems_behave_as_documented() -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import heldout_fourth_set as fourth
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    import optuna
+
+    from deploybench.compare._metrics import (
+        STATUS_FAIL,
+        STATUS_FEASIBLE,
+        STATUS_INFEASIBLE,
+        trial_status,
+    )
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # crashed / infeasible / feasible shares under uniform sampling, as the docstring says
+    documented = {"flag_combo": (0.25, 0.30, 0.44), "quant_mix": (0.36, 0.34, 0.30),
+                  "mostly_crash": (0.77, 0.0, 0.23), "wide_cat": (0.48, 0.25, 0.28),
+                  "int_ladder": (0.14, 0.35, 0.50)}
+    assert set(fourth.PROBLEMS) == set(documented)
+    for name, (objective, direction) in fourth.PROBLEMS.items():
+        study = optuna.create_study(direction=direction,
+                                    sampler=optuna.samplers.RandomSampler(seed=3))
+        study.optimize(objective, n_trials=600, catch=(fourth.Crash,))
+        statuses = [trial_status(t) for t in study.trials]
+        shares = [statuses.count(s) / len(statuses)
+                  for s in (STATUS_FAIL, STATUS_INFEASIBLE, STATUS_FEASIBLE)]
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    # the npu branch runs int8 only, the gpu has no int8 kernels
+    for params in ({"device": "npu", "precision": "fp16", "batch": 1, "tile": 32},
+                   {"device": "gpu", "precision": "int8", "batch": 1, "streams": 1}):
+        with pytest.raises(fourth.Crash):
+            fourth.quant_mix(cast(optuna.Trial, optuna.trial.FixedTrial(params)))
+    npu = optuna.trial.FixedTrial({"device": "npu", "precision": "int8", "batch": 1,
+                                   "tile": 32})
+    assert fourth.quant_mix(cast(optuna.Trial, npu)) > 0.77
