@@ -6,14 +6,21 @@ sampler, interleaved (TPE, hybrid, TPE, hybrid, ...), timing only the sampler's 
 trial, and the ratio.
 
     python examples/benchmark_overhead.py --trials 100 1000 --repeats 3
+
+``--storage sqlite`` runs every study on a fresh SQLite file (Optuna's RDB storage) instead
+of in memory: then the time also covers the storage reads and writes each sampler makes
+(the hybrid writes its phase, plan and reason as trial attributes; each write is one
+database transaction).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import optuna
 
@@ -22,7 +29,7 @@ from deploybench.problems import get_problem
 from optuna_tba import TBAHybridSampler
 
 
-def run_once(kind: str, n_trials: int, seed: int) -> float:
+def run_once(kind: str, n_trials: int, seed: int, storage: str = "memory") -> float:
     problem = get_problem("crashy_branin")
     inner: optuna.samplers.BaseSampler
     if kind == "tpe":
@@ -30,8 +37,15 @@ def run_once(kind: str, n_trials: int, seed: int) -> float:
     else:
         inner = TBAHybridSampler(seed=seed, expected_n_trials=n_trials)
     sampler = TimingSampler(inner)
-    study = optuna.create_study(direction=problem.direction, sampler=sampler)
-    study.optimize(problem, n_trials=n_trials, catch=(Exception,))
+    with tempfile.TemporaryDirectory() as tmp:
+        rdb = None
+        if storage == "sqlite":
+            rdb = optuna.storages.RDBStorage(f"sqlite:///{Path(tmp) / 'study.db'}")
+        study = optuna.create_study(direction=problem.direction, sampler=sampler, storage=rdb)
+        study.optimize(problem, n_trials=n_trials, catch=(Exception,))
+        if rdb is not None:
+            rdb.remove_session()
+            rdb.engine.dispose()
     return sampler.seconds / n_trials
 
 
@@ -39,7 +53,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--storage", choices=["memory", "sqlite"], default="memory",
+                        help="where the studies live (default: in memory)")
     args = parser.parse_args()
+    if args.repeats < 1 or min(args.trials) < 1:
+        parser.error("--trials and --repeats must be >= 1")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
     print(f"{'trials':>7} {'TPE ms/trial':>13} {'hybrid ms/trial':>16} {'ratio':>6}")
@@ -47,8 +65,8 @@ def main() -> None:
         tpe, hyb = [], []
         start = time.perf_counter()
         for r in range(args.repeats):
-            tpe.append(run_once("tpe", n, r))
-            hyb.append(run_once("hybrid", n, r))
+            tpe.append(run_once("tpe", n, r, args.storage))
+            hyb.append(run_once("hybrid", n, r, args.storage))
         t, h = statistics.median(tpe) * 1e3, statistics.median(hyb) * 1e3
         print(
             f"{n:>7} {t:>13.2f} {h:>16.2f} {h / t:>6.2f}   "

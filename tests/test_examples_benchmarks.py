@@ -57,6 +57,18 @@ def test_benchmark_overhead_runs() -> None:
     assert "ratio" in header
     fields = row.split()
     assert fields[0] == "15" and float(fields[3]) > 0
+    sqlite = subprocess.run(
+        [sys.executable, str(EXAMPLES / "benchmark_overhead.py"), "--trials", "6",
+         "--repeats", "1", "--storage", "sqlite"],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    fields = sqlite.strip().splitlines()[1].split()
+    assert fields[0] == "6" and float(fields[1]) > 0 and float(fields[2]) > 0
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLES / "benchmark_overhead.py"), "--repeats", "0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "must be >= 1" in bad.stderr
 
 
 def test_concurrent_duplicates_runs_threads_and_reports_undeclared_repeats() -> None:
