@@ -116,9 +116,9 @@ def _accept_feasible(st: AnnealingState, r: Record, feasible_values: list[float]
     if r.value <= cur.value:
         return True
     # Empirical quantiles among the feasible values seen so far *and the new value*: with
-    # the new value left out, a move to a value worse than the current one but better than
-    # every other seen value had dq = 0 and was always accepted (e.g. every worse move
-    # while only one feasible value was known).
+    # the new value left out, a worse move with no earlier feasible value between it and
+    # the current one had dq = 0 and was always accepted (e.g. every worse move while only
+    # one feasible value was known).
     n = len(feasible_values) + 1
     dq = (
         bisect.bisect_right(feasible_values, r.value)
