@@ -463,16 +463,11 @@ class _PlanningSampler(BaseSampler):
                 draws = itertools.chain(
                     [first], (random_value(dist, name, rng) for _ in range(19))
                 )
-            visited = hist.visited
-            count_other_trials_now(visited, study, trial, hist.finished_numbers)
-            singles = single_values(hist.space)
-            partial = dict(trial.params)
-            chosen = first
-            for value in draws:
-                partial[name] = value
-                if not visited.completes_to_visited(partial, singles):
-                    chosen = value
-                    break
+            count_other_trials_now(hist.visited, study, trial, hist.finished_numbers)
+            found, value = hist.visited.first_unvisited(
+                trial.params, name, draws, single_values(hist.space)
+            )
+            chosen = value if found else first
             announce_inflight(study, trial, {name: chosen})
         return chosen
 

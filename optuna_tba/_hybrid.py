@@ -425,22 +425,22 @@ class TBAHybridSampler(TBASampler):
             # Another worker may have planned or finished a configuration since this
             # trial's history was read (its plan may already hold this parameter's value).
             count_other_trials_now(ctx.visited, study, trial, ctx.seen)
-            partial = dict(trial.params)
-            partial[param_name] = value
-            if ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
-                value = self._unvisited_value(trial, param_name, dist, value, partial, ctx, rng)
+            singles = single_values(ctx.space)
+            partial = {**trial.params, param_name: value}
+            if ctx.visited.completes_to_visited(partial, singles):
+                value = self._unvisited_value(param_name, dist, value, partial, ctx, rng, singles)
             announce_inflight(study, trial, {**ctx.relative, param_name: value})
         return value
 
+    @staticmethod
     def _unvisited_value(
-        self,
-        trial: FrozenTrial,
         name: str,
         dist: BaseDistribution,
         value: Any,
         partial: dict[str, Any],
         ctx: _Context,
         rng: Any,
+        singles: dict[str, Any],
     ) -> Any:
         """The value of ``name`` nearest to ``value`` that does not complete ``partial`` into
         a visited configuration (``value`` itself if every value does)."""
@@ -455,12 +455,10 @@ class TBAHybridSampler(TBASampler):
             # then every value of a finite range, nearest first (the neighbours stay close)
             u0 = to_unit(name, dist, value)
             order += sorted(grid_values(dist), key=lambda v: abs(to_unit(name, dist, v) - u0))
-        for alt in order:
-            partial[name] = alt
-            if not ctx.visited.completes_to_visited(partial, single_values(ctx.space)):
-                ctx.notes.append(f"moved {name} off a visited configuration")
-                return alt
-        partial[name] = value
+        found, alt = ctx.visited.first_unvisited(partial, name, order, singles)
+        if found:
+            ctx.notes.append(f"moved {name} off a visited configuration")
+            return alt
         ctx.notes.append(f"every value of {name} tried gives a visited configuration: duplicate")
         return value
 

@@ -271,6 +271,24 @@ class VisitedSet:
                     return True
         return False
 
+    def first_unvisited(
+        self,
+        partial: Mapping[str, Any],
+        name: str,
+        candidates: Iterable[Any],
+        singles: Mapping[str, Any] | None = None,
+    ) -> tuple[bool, Any]:
+        """The first of ``candidates`` for ``name`` that, added to ``partial``, does not
+        complete a visited configuration (:meth:`completes_to_visited`): ``(True, value)``,
+        or ``(False, None)`` when every candidate does. Candidates are drawn lazily, only
+        up to the one returned."""
+        probe = dict(partial)
+        for value in candidates:
+            probe[name] = value
+            if not self.completes_to_visited(probe, singles):
+                return True, value
+        return False, None
+
 
 def unit_vector(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> np.ndarray:
     """Numerical params in unit coordinates (NaN where absent); categoricals as index/len."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import optuna
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -14,7 +13,7 @@ from optuna.distributions import (
 from optuna_tba import TBAHybridSampler
 from optuna_tba._blacklist import Blacklist
 from optuna_tba._hybrid import _Context
-from optuna_tba._space import VisitedSet, neighbour_value
+from optuna_tba._space import VisitedSet, neighbour_value, single_values
 
 SPACE = {
     "a": CategoricalDistribution(["x", "y"]),
@@ -125,9 +124,8 @@ def test_tpe_conditional_value_reaches_a_far_unvisited_int() -> None:
     space = {"c": CategoricalDistribution(["a"]), "k": IntDistribution(0, 200)}
     visited = VisitedSet([{"c": "a", "k": k} for k in range(201) if k != 150])
     ctx = _tpe_context(visited, space)
-    sampler = TBAHybridSampler(seed=0)
-    trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING)
-    out = sampler._unvisited_value(
-        trial, "k", space["k"], 5, {"c": "a", "k": 5}, ctx, np.random.default_rng(0)
+    out = TBAHybridSampler._unvisited_value(
+        "k", space["k"], 5, {"c": "a", "k": 5}, ctx, np.random.default_rng(0),
+        single_values(ctx.space),
     )
     assert out == 150 and "moved k" in ctx.notes[-1]
