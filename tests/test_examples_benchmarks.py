@@ -13,6 +13,23 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+def _example(script: str, *args: str, timeout: float = 300) -> str:
+    """The stdout of an example script that must exit with 0."""
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, timeout=timeout, check=True,
+    ).stdout
+
+
+def _example_fails(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The finished process of an example script run with bad input (exit status not
+    checked here: the caller asserts it)."""
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
 def test_every_example_script_has_a_test() -> None:
     tested_here = {"benchmark_overhead.py", "table_flip_sources.py", "paired_ablation.py",
                    "overhead_by_phase.py",
@@ -30,66 +47,46 @@ def test_every_example_script_has_a_test() -> None:
 
 
 def test_overhead_by_phase_reports_both_phases() -> None:
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "overhead_by_phase.py"), "--budget", "8", "--seeds",
-         "1", "--problems", "crashy_branin"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    out = _example(
+        "overhead_by_phase.py", "--budget", "8", "--seeds", "1", "--problems", "crashy_branin"
+    )
     row = out.strip().splitlines()[2].split()
     tpe, hybrid, phase2_only, phase1_trials = (float(row[i]) for i in (1, 2, 4, 6))
     assert row[0] == "crashy_branin" and tpe > 0 and 0 <= phase2_only <= hybrid
     assert 1 <= phase1_trials <= 8
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "overhead_by_phase.py"), "--problems", "nope"],
-        capture_output=True, text=True, timeout=120,
-    )
+    bad = _example_fails("overhead_by_phase.py", "--problems", "nope")
     assert bad.returncode == 2 and "unknown problem" in bad.stderr
 
 
 @pytest.mark.slow
 def test_benchmark_overhead_runs() -> None:
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "benchmark_overhead.py"), "--trials", "15",
-         "--repeats", "1"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    out = _example("benchmark_overhead.py", "--trials", "15", "--repeats", "1")
     header, row = out.strip().splitlines()[:2]
     assert "ratio" in header
     fields = row.split()
     assert fields[0] == "15" and float(fields[3]) > 0
-    sqlite = subprocess.run(
-        [sys.executable, str(EXAMPLES / "benchmark_overhead.py"), "--trials", "6",
-         "--repeats", "1", "--storage", "sqlite"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    sqlite = _example(
+        "benchmark_overhead.py", "--trials", "6", "--repeats", "1", "--storage", "sqlite"
+    )
     fields = sqlite.strip().splitlines()[1].split()
     assert fields[0] == "6" and float(fields[1]) > 0 and float(fields[2]) > 0
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "benchmark_overhead.py"), "--repeats", "0"],
-        capture_output=True, text=True, timeout=120,
-    )
+    bad = _example_fails("benchmark_overhead.py", "--repeats", "0")
     assert bad.returncode == 2 and "must be >= 1" in bad.stderr
 
 
 def test_concurrent_duplicates_runs_threads_and_reports_undeclared_repeats() -> None:
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--seeds", "2",
-         "--jobs", "3", "--sleep", "0.005", "--show"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    out = _example(
+        "concurrent_duplicates.py", "--seeds", "2", "--jobs", "3", "--sleep", "0.005", "--show"
+    )
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("2 studies, 26 trials, 3 threads, objective 5 ms")
     assert "undeclared repeats" in summary
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--seeds", "1",
-         "--jobs", "2", "--sleep", "0.005", "--processes"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
-    assert "2 processes, objective 5 ms: undeclared repeats" in out
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "concurrent_duplicates.py"), "--jobs", "0"],
-        capture_output=True, text=True, timeout=120,
+    out = _example(
+        "concurrent_duplicates.py", "--seeds", "1", "--jobs", "2", "--sleep", "0.005",
+        "--processes"
     )
+    assert "2 processes, objective 5 ms: undeclared repeats" in out
+    bad = _example_fails("concurrent_duplicates.py", "--jobs", "0")
     assert bad.returncode == 2 and "--jobs" in bad.stderr
 
 
@@ -108,10 +105,7 @@ def test_table_flip_sources_counts_flips_caused_by_load(tmp_path: Path) -> None:
     recs = [ConfigRecord(by_load, [rep(0, 10, 0.1), rep(1, 30, 2.0), rep(2, 12, 0.0)], 0.7),
             ConfigRecord(by_noise, [rep(0, 10, 0.1), rep(1, 30, 0.2), rep(2, 11, None)], 0.7)]
     path = save_table(Table(grid, {r.config.key(): r for r in recs}), tmp_path / "t.jsonl.gz")
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "table_flip_sources.py"), "--table", str(path)],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
+    out = _example("table_flip_sources.py", "--table", str(path), timeout=120)
     assert "2 configurations, 6 repeats: 1 loaded" in out and "1 with unknown load" in out
     line = next(x for x in out.splitlines() if x.startswith("edge_tight"))  # p95 <= 20 ms
     assert line.split()[3] == "2;" and line.split()[-1] == "1", line
@@ -127,20 +121,15 @@ def test_paired_ablation_pairs_runs_by_problem_budget_and_seed(tmp_path: Path) -
     lines += [row("var", s, 0.75, 0.2) for s in range(3)]  # seed 3 has no pair
     path = tmp_path / "runs.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "paired_ablation.py"), str(path), "--baseline", "base",
-         "--per-problem"],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
+    out = _example(
+        "paired_ablation.py", str(path), "--baseline", "base", "--per-problem", timeout=120
+    )
     assert "== var vs base" in out
     line = next(x for x in out.splitlines() if "n=" in x)
     assert "n=  3" in line and "regret 0.500 -> 0.250" in line and "wins 3 / losses 0" in line
     assert "waste 0.400 -> 0.200" in line
     assert "p: -0.250" in out
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "paired_ablation.py"), str(path), "--baseline", "x"],
-        capture_output=True, text=True, timeout=120,
-    )
+    bad = _example_fails("paired_ablation.py", str(path), "--baseline", "x")
     assert bad.returncode == 2 and "no runs of the baseline 'x'" in bad.stderr
 
 
@@ -165,27 +154,21 @@ def test_same_outcomes_pairs_runs_by_key_and_flags_any_changed_trial(tmp_path: P
 
 
 def test_move_productivity_counts_every_trial() -> None:
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "move_productivity.py"), "--problem", "crashy_branin",
-         "--budget", "12", "--seeds", "2"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    out = _example(
+        "move_productivity.py", "--problem", "crashy_branin", "--budget", "12", "--seeds", "2"
+    )
     rows = [x.split() for x in out.splitlines()[2:]]
     assert sum(int(r[-6]) for r in rows) == 24  # the "trials" column covers every trial
     assert any(x[0] == "phase2" for x in rows) and any(x[0] == "phase1" for x in rows)
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "move_productivity.py"), "--problem", "nope"],
-        capture_output=True, text=True, timeout=120,
-    )
+    bad = _example_fails("move_productivity.py", "--problem", "nope")
     assert bad.returncode == 2 and "unknown problem" in bad.stderr
 
 
 def test_heldout_problems_runs_and_reports_every_cell() -> None:
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--samplers", "tba_hybrid",
-         "random", "--budgets", "6", "--seeds", "2", "--jobs", "1"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    out = _example(
+        "heldout_problems.py", "--samplers", "tba_hybrid", "random", "--budgets", "6", "--seeds",
+        "2", "--jobs", "1"
+    )
     rows = [x.split() for x in out.splitlines()[2:]]
     assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap", "lr_schedule",
                                     "edge_pick", "sparse_box", "cond_arch", "crash_half",
@@ -195,43 +178,33 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
                for r in rows)
-    paired = subprocess.run(
-        [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--samplers", "tba_hybrid",
-         "random", "--budgets", "6", "--seeds", "3", "--jobs", "1", "--problems", "flaky",
-         "crash_half", "--paired"],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
+    paired = _example(
+        "heldout_problems.py", "--samplers", "tba_hybrid", "random", "--budgets", "6", "--seeds",
+        "3", "--jobs", "1", "--problems", "flaky", "crash_half", "--paired"
+    )
     lines = paired.split("paired by seed")[1].strip().splitlines()[1:]
     assert [x.split()[0] for x in lines] == ["flaky", "crash_half"]
     for x in lines:  # better + worse runs never exceed the 3 seeds
         better, worse = x.split("random: ")[1].split()[0].split("/")
         assert int(better) + int(worse) <= 3
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--hybrid-kwargs",
-         '{"p_repair": 2}'], capture_output=True, text=True, timeout=120,
-    )
+    bad = _example_fails("heldout_problems.py", "--hybrid-kwargs", '{"p_repair": 2}')
     assert bad.returncode == 2 and "p_repair" in bad.stderr and "Traceback" not in bad.stderr
 
 
 
 def test_heldout_problems_pairs_against_a_saved_baseline(tmp_path: Path) -> None:
     saved = tmp_path / "old.json"
-    base = [sys.executable, str(EXAMPLES / "heldout_problems.py"), "--samplers", "tba_hybrid",
-            "--budgets", "6", "--seeds", "3", "--jobs", "1", "--problems", "flaky",
-            "crash_half"]
-    subprocess.run([*base, "--save", str(saved)], capture_output=True, text=True,
-                   timeout=300, check=True)
+    base = ["--samplers", "tba_hybrid", "--budgets", "6", "--seeds", "3", "--jobs", "1",
+            "--problems", "flaky", "crash_half"]
+    _example("heldout_problems.py", *base, "--save", str(saved))
     assert len(json.loads(saved.read_text())) == 6  # 2 problems x 3 seeds
-    out = subprocess.run([*base, "--baseline", str(saved)], capture_output=True, text=True,
-                         timeout=300, check=True).stdout
+    out = _example("heldout_problems.py", *base, "--baseline", str(saved))
     # the same code and seeds give the same runs: no pair differs
     assert "(6 pairs)" in out and "budget 6: better in 0 runs, worse in 0" in out
-    changed = subprocess.run([*base, "--baseline", str(saved), "--hybrid-kwargs",
-                              '{"n_startup_trials": 1}'], capture_output=True, text=True,
-                             timeout=300, check=True).stdout
+    changed = _example("heldout_problems.py", *base, "--baseline", str(saved),
+                       "--hybrid-kwargs", '{"n_startup_trials": 1}')
     assert "better in 0 runs, worse in 0" not in changed
-    bad = subprocess.run([*base[:2], "--samplers", "tpe", "--baseline", str(saved)],
-                         capture_output=True, text=True, timeout=120)
+    bad = _example_fails("heldout_problems.py", "--samplers", "tpe", "--baseline", str(saved))
     assert bad.returncode == 2 and "add tba_hybrid" in bad.stderr
 
 
@@ -263,10 +236,7 @@ def test_quality_target_checks_every_part_of_the_target(tmp_path: Path) -> None:
     assert "zero duplicates: 1/1" in out.stdout
     assert "overhead <= 1.5x tpe (median ms/trial in these runs): 0/1" in out.stdout
     assert "no runs of ['tpe_prune', 'gp']" in out.stderr
-    bad = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quality_target.py"), str(path), "--sampler", "x"],
-        capture_output=True, text=True, timeout=120,
-    )
+    bad = _example_fails("quality_target.py", str(path), "--sampler", "x")
     assert bad.returncode == 2 and "no runs of 'x'" in bad.stderr
 
 
