@@ -311,8 +311,7 @@ def main(argv: list[str] | None = None) -> int:
 def _oriented(by: dict[tuple[str, str, int, int], float | None], problem: str, sampler: str,
               budget: int, seeds: list[int], sign: float) -> np.ndarray:
     """Per seed, the best value oriented so that lower is better (inf: nothing feasible)."""
-    return np.array([math.inf if (v := by[(problem, sampler, budget, s)]) is None
-                     else sign * v for s in seeds])
+    return np.array([_signed(by[(problem, sampler, budget, s)], sign) for s in seeds])
 
 
 def _signed(value: float | None, sign: float) -> float:
