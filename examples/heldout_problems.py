@@ -1,4 +1,4 @@
-"""Held-out sanity check: ten problems the sampler's defaults were not tuned on.
+"""Held-out sanity check: problems the sampler's defaults were not tuned on.
 
 The comparison harness's problems were used during development (on other seeds, but still).
 These were written afterwards, to look for pathologies, and no default was changed because
@@ -26,7 +26,10 @@ Second set (sixth session):
 Third set (seventh session): ``cond_arch``, ``crash_half``, ``oom_batch`` and ``flaky``,
 defined in ``heldout_third_set.py``. Fourth set (ninth session): ``flag_combo``,
 ``quant_mix``, ``mostly_crash``, ``wide_cat`` and ``int_ladder``, defined in
-``heldout_fourth_set.py``.
+``heldout_fourth_set.py``. Fifth set (tenth session): ``styblinski6``, ``hparam_plain``,
+``nan_region``, ``wall20``, ``timeout_prune`` and four high-dimensional problems
+(``ellipse12``, ``mixed16``, ``rot_quad14``, ``cat_plus12``), defined in
+``heldout_fifth_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -47,6 +50,10 @@ it, then run the new code with ``--baseline``):
     python examples/heldout_problems.py --samplers tba_hybrid --budgets 15 25 50 \
         --seed-start 20 --seeds 80 --baseline old.json
 
+``--workers K`` replays each study as K parallel workers whose trials take equal time
+(ask and tell: a trial is proposed while the K - 1 proposed before it are still RUNNING),
+to see whether the comparison holds for parallel studies.
+
 ``--paired`` adds tba_hybrid against each other sampler, paired by seed (better / worse
 runs and the Wilcoxon p-value). ``--seed-start`` moves the seeds (diagnose on seeds other
 than the reported 0..19),
@@ -65,6 +72,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Literal
 
+import heldout_fifth_set as fifth_set
 import heldout_fourth_set as fourth_set
 import heldout_third_set as third_set
 import numpy as np
@@ -191,6 +199,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     "sparse_box": (sparse_box, "maximize"),
     **third_set.PROBLEMS,
     **fourth_set.PROBLEMS,
+    **fifth_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 
@@ -210,17 +219,20 @@ def make_sampler(
     return optuna.samplers.GPSampler(seed=seed)
 
 
-Job = tuple[str, str, int, int, dict[str, object]]
+Job = tuple[str, str, int, int, dict[str, object], int]
 
 
 def run_one(job: Job) -> tuple[str, str, int, int, float | None, float]:
-    problem, sampler, seed, budget, hybrid_kwargs = job
+    problem, sampler, seed, budget, hybrid_kwargs, workers = job
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")
     objective, direction = PROBLEMS[problem]
     study = optuna.create_study(direction=direction,
                                 sampler=make_sampler(sampler, seed, budget, hybrid_kwargs))
-    study.optimize(objective, n_trials=budget, catch=(Crash,))
+    if workers == 1:
+        study.optimize(objective, n_trials=budget, catch=(Crash,))
+    else:
+        _simulate_workers(study, objective, budget, workers)
     best: float | None = None
     wasted = 0
     for t in study.trials:
@@ -233,6 +245,32 @@ def run_one(job: Job) -> tuple[str, str, int, int, float | None, float]:
     return problem, sampler, seed, budget, best, wasted / budget
 
 
+def _simulate_workers(study: optuna.Study, objective: Callable[[optuna.Trial], float],
+                      budget: int, workers: int) -> None:
+    """``workers`` parallel workers whose trials all take the same time, replayed with
+    ask and tell: each trial is asked (and its objective evaluated) while the
+    ``workers - 1`` trials asked before it are still RUNNING, and told when it is the
+    oldest of ``workers`` trials in flight. Deterministic, unlike threads."""
+    in_flight: list[tuple[optuna.Trial, float | None, optuna.trial.TrialState]] = []
+    for _ in range(budget):
+        trial = study.ask()
+        try:
+            value: float | None = float(objective(trial))
+            state = optuna.trial.TrialState.COMPLETE
+        except Crash:
+            value, state = None, optuna.trial.TrialState.FAIL
+        except optuna.TrialPruned:
+            value, state = None, optuna.trial.TrialState.PRUNED
+        if value is not None and not math.isfinite(value):
+            value, state = None, optuna.trial.TrialState.FAIL  # what optimize() records
+        in_flight.append((trial, value, state))
+        if len(in_flight) >= workers:
+            t, v, st = in_flight.pop(0)
+            study.tell(t, v, state=st)
+    for t, v, st in in_flight:
+        study.tell(t, v, state=st)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samplers", nargs="+", default=["tba_hybrid", "tpe", "random"],
@@ -241,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds (default 20)")
     parser.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="simulated parallel workers per study (ask/tell, equal trial "
+                             "durations; default 1: study.optimize)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--save", type=Path, metavar="FILE",
                         help="write every run's result to FILE (JSON)")
@@ -251,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hybrid-kwargs", default="{}", metavar="JSON",
                         help="TBAHybridSampler keyword arguments, e.g. '{\"p_repair\": 0}'")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.jobs < 1 or min(args.budgets) < 1 or args.seed_start < 0:
-        parser.error("--seeds, --jobs and --budgets must be >= 1, --seed-start >= 0")
+    if (args.seeds < 1 or args.jobs < 1 or args.workers < 1 or min(args.budgets) < 1
+            or args.seed_start < 0):
+        parser.error("--seeds, --jobs, --workers and --budgets must be >= 1, "
+                     "--seed-start >= 0")
     try:
         hybrid_kwargs = json.loads(args.hybrid_kwargs)
     except json.JSONDecodeError as exc:
@@ -274,15 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, TypeError, IndexError) as exc:
             parser.error(f"--baseline: cannot read {args.baseline}: {exc}")
     seeds = range(args.seed_start, args.seed_start + args.seeds)
-    jobs = [(p, s, seed, b, hybrid_kwargs) for p in args.problems for s in args.samplers
-            for b in args.budgets for seed in seeds]
+    jobs = [(p, s, seed, b, hybrid_kwargs, args.workers) for p in args.problems
+            for s in args.samplers for b in args.budgets for seed in seeds]
     if args.jobs == 1:
         results = [run_one(j) for j in jobs]
     else:
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(run_one, jobs, chunksize=4))
     print(f"median best feasible value (mean waste, runs with nothing feasible), "
-          f"seeds {seeds.start}-{seeds.stop - 1}")
+          f"seeds {seeds.start}-{seeds.stop - 1}"
+          + (f", {args.workers} simulated workers" if args.workers > 1 else ""))
     print(f"{'problem':11s} {'budget':>6s} " + " ".join(f"{s:>22s}" for s in args.samplers))
     for p in args.problems:
         direction = PROBLEMS[p][1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def test_every_example_script_has_a_test() -> None:
                    "overhead_by_phase.py",
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
+                   "heldout_fifth_set.py",
                    "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -173,7 +175,10 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
     assert [r[0] for r in rows] == ["ackley10", "cat_heavy", "int_knap", "lr_schedule",
                                     "edge_pick", "sparse_box", "cond_arch", "crash_half",
                                     "oom_batch", "flaky", "flag_combo", "quant_mix",
-                                    "mostly_crash", "wide_cat", "int_ladder"]
+                                    "mostly_crash", "wide_cat", "int_ladder",
+                                    "styblinski6", "hparam_plain", "nan_region", "wall20",
+                                    "timeout_prune", "ellipse12", "mixed16", "rot_quad14",
+                                    "cat_plus12"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
@@ -189,6 +194,43 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
         assert int(better) + int(worse) <= 3
     bad = _example_fails("heldout_problems.py", "--hybrid-kwargs", '{"p_repair": 2}')
     assert bad.returncode == 2 and "p_repair" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _example_fails("heldout_problems.py", "--workers", "0")
+    assert bad.returncode == 2 and "--workers" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_heldout_problems_simulated_workers_keep_k_trials_in_flight() -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import heldout_problems as heldout
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    running_at_ask: list[int] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        running = trial.study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+        running_at_ask.append(len(running))
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if trial.number % 5 == 1:
+            raise heldout.Crash("crash")
+        if trial.number % 5 == 2:
+            raise optuna.TrialPruned()
+        return float("nan") if trial.number % 5 == 3 else x
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    heldout._simulate_workers(study, objective, budget=12, workers=4)
+    # the trial itself plus the up to three asked before it and not yet told
+    assert running_at_ask == [1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4]
+    states = [t.state for t in study.trials]
+    assert len(states) == 12 and optuna.trial.TrialState.RUNNING not in states
+    assert states[1] == states[3] == optuna.trial.TrialState.FAIL  # crash, NaN
+    assert states[2] == optuna.trial.TrialState.PRUNED
+    assert states[0] == optuna.trial.TrialState.COMPLETE
+    # one tba_hybrid run with workers gives a result row like a sequential one
+    row = heldout.run_one(("flaky", "tba_hybrid", 0, 8, {}, 3))
+    assert row[:4] == ("flaky", "tba_hybrid", 0, 8) and 0.0 <= row[5] <= 1.0
 
 
 
@@ -310,3 +352,47 @@ def test_heldout_fourth_set_problems_behave_as_documented() -> None:
     npu = optuna.trial.FixedTrial({"device": "npu", "precision": "int8", "batch": 1,
                                    "tile": 32})
     assert fourth.quant_mix(cast(optuna.Trial, npu)) > 0.77
+
+
+def test_heldout_fifth_set_problems_behave_as_documented() -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import heldout_fifth_set as fifth
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    import optuna
+
+    from deploybench.compare._metrics import (
+        STATUS_FAIL,
+        STATUS_FEASIBLE,
+        trial_status,
+    )
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
+    documented = {"styblinski6": (0.0, 0.0, 1.0), "hparam_plain": (0.0, 0.0, 1.0),
+                  "nan_region": (0.16, 0.0, 0.84), "wall20": (0.21, 0.11, 0.68),
+                  "timeout_prune": (0.18, 0.44, 0.38), "ellipse12": (0.37, 0.10, 0.53),
+                  "mixed16": (0.08, 0.24, 0.67), "rot_quad14": (0.55, 0.0, 0.45),
+                  "cat_plus12": (0.18, 0.42, 0.41)}
+    assert set(fifth.PROBLEMS) == set(documented)
+    for name, (objective, direction) in fifth.PROBLEMS.items():
+        study = optuna.create_study(direction=direction,
+                                    sampler=optuna.samplers.RandomSampler(seed=3))
+        study.optimize(objective, n_trials=600, catch=(fifth.Crash,))
+        statuses = [trial_status(t) for t in study.trials]
+        crashed = statuses.count(STATUS_FAIL) / len(statuses)
+        feasible = statuses.count(STATUS_FEASIBLE) / len(statuses)
+        shares = (crashed, 1.0 - crashed - feasible, feasible)
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    # NaN is how nan_region reports divergence (Optuna records FAIL); pruning is an abort
+    diverged = optuna.trial.FixedTrial({"solver": "a", "x0": 0.9, "x1": 0.9, "x2": 0.0,
+                                        "x3": 0.0})
+    assert math.isnan(fifth.nan_region(cast(optuna.Trial, diverged)))
+    slow = optuna.trial.FixedTrial({"model": "large", "batch": 256, "replicas": 1,
+                                    "window_ms": 1.0})
+    with pytest.raises(optuna.TrialPruned):
+        fifth.timeout_prune(cast(optuna.Trial, slow))
+    # the Styblinski-Tang optimum
+    best = optuna.trial.FixedTrial({f"x{i}": -2.903534 for i in range(6)})
+    assert fifth.styblinski6(cast(optuna.Trial, best)) == pytest.approx(-235.0, abs=0.1)
