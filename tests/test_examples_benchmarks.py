@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -199,11 +200,7 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
 
 
 def test_heldout_problems_simulated_workers_keep_k_trials_in_flight() -> None:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import heldout_problems as heldout
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    heldout = _import_example("heldout_problems")
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -282,12 +279,38 @@ def test_quality_target_checks_every_part_of_the_target(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no runs of 'x'" in bad.stderr
 
 
-def test_heldout_third_set_problems_behave_as_documented() -> None:
+def _import_example(module: str) -> Any:
+    """An example module (examples/ is not a package)."""
     sys.path.insert(0, str(EXAMPLES))
     try:
-        import heldout_third_set as third
+        return importlib.import_module(module)
     finally:
         sys.path.remove(str(EXAMPLES))
+
+
+def _uniform_shares(problems: dict[str, Any], crash: type[Exception]
+                    ) -> dict[str, tuple[float, float, float]]:
+    """Per problem, the crashed / other wasted (infeasible or pruned) / feasible shares of
+    600 RandomSampler trials (seed 3)."""
+    import optuna
+
+    from deploybench.compare._metrics import STATUS_FAIL, STATUS_FEASIBLE, trial_status
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    shares = {}
+    for name, (objective, direction) in problems.items():
+        study = optuna.create_study(direction=direction,
+                                    sampler=optuna.samplers.RandomSampler(seed=3))
+        study.optimize(objective, n_trials=600, catch=(crash,))
+        statuses = [trial_status(t) for t in study.trials]
+        crashed = statuses.count(STATUS_FAIL) / len(statuses)
+        feasible = statuses.count(STATUS_FEASIBLE) / len(statuses)
+        shares[name] = (crashed, 1.0 - crashed - feasible, feasible)
+    return shares
+
+
+def test_heldout_third_set_problems_behave_as_documented() -> None:
+    third = _import_example("heldout_third_set")
     import optuna
 
     from deploybench.compare import STATUS_FEASIBLE, trial_status
@@ -316,33 +339,15 @@ def test_heldout_third_set_problems_behave_as_documented() -> None:
 
 
 def test_heldout_fourth_set_problems_behave_as_documented() -> None:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import heldout_fourth_set as fourth
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    fourth = _import_example("heldout_fourth_set")
     import optuna
 
-    from deploybench.compare._metrics import (
-        STATUS_FAIL,
-        STATUS_FEASIBLE,
-        STATUS_INFEASIBLE,
-        trial_status,
-    )
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # crashed / infeasible / feasible shares under uniform sampling, as the docstring says
     documented = {"flag_combo": (0.25, 0.30, 0.44), "quant_mix": (0.36, 0.34, 0.30),
                   "mostly_crash": (0.77, 0.0, 0.23), "wide_cat": (0.48, 0.25, 0.28),
                   "int_ladder": (0.14, 0.35, 0.50)}
     assert set(fourth.PROBLEMS) == set(documented)
-    for name, (objective, direction) in fourth.PROBLEMS.items():
-        study = optuna.create_study(direction=direction,
-                                    sampler=optuna.samplers.RandomSampler(seed=3))
-        study.optimize(objective, n_trials=600, catch=(fourth.Crash,))
-        statuses = [trial_status(t) for t in study.trials]
-        shares = [statuses.count(s) / len(statuses)
-                  for s in (STATUS_FAIL, STATUS_INFEASIBLE, STATUS_FEASIBLE)]
+    for name, shares in _uniform_shares(fourth.PROBLEMS, fourth.Crash).items():
         assert shares == pytest.approx(documented[name], abs=0.06), name
     # the npu branch runs int8 only, the gpu has no int8 kernels
     for params in ({"device": "npu", "precision": "fp16", "batch": 1, "tile": 32},
@@ -355,20 +360,9 @@ def test_heldout_fourth_set_problems_behave_as_documented() -> None:
 
 
 def test_heldout_fifth_set_problems_behave_as_documented() -> None:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import heldout_fifth_set as fifth
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    fifth = _import_example("heldout_fifth_set")
     import optuna
 
-    from deploybench.compare._metrics import (
-        STATUS_FAIL,
-        STATUS_FEASIBLE,
-        trial_status,
-    )
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
     documented = {"styblinski6": (0.0, 0.0, 1.0), "hparam_plain": (0.0, 0.0, 1.0),
                   "nan_region": (0.16, 0.0, 0.84), "wall20": (0.21, 0.11, 0.68),
@@ -376,14 +370,7 @@ def test_heldout_fifth_set_problems_behave_as_documented() -> None:
                   "mixed16": (0.08, 0.24, 0.67), "rot_quad14": (0.55, 0.0, 0.45),
                   "cat_plus12": (0.18, 0.42, 0.41)}
     assert set(fifth.PROBLEMS) == set(documented)
-    for name, (objective, direction) in fifth.PROBLEMS.items():
-        study = optuna.create_study(direction=direction,
-                                    sampler=optuna.samplers.RandomSampler(seed=3))
-        study.optimize(objective, n_trials=600, catch=(fifth.Crash,))
-        statuses = [trial_status(t) for t in study.trials]
-        crashed = statuses.count(STATUS_FAIL) / len(statuses)
-        feasible = statuses.count(STATUS_FEASIBLE) / len(statuses)
-        shares = (crashed, 1.0 - crashed - feasible, feasible)
+    for name, shares in _uniform_shares(fifth.PROBLEMS, fifth.Crash).items():
         assert shares == pytest.approx(documented[name], abs=0.06), name
     # NaN is how nan_region reports divergence (Optuna records FAIL); pruning is an abort
     diverged = optuna.trial.FixedTrial({"solver": "a", "x0": 0.9, "x1": 0.9, "x2": 0.0,
