@@ -126,6 +126,16 @@ class History:
         return [r for r in self.records if r.outcome is not Outcome.RUNNING]
 
     @functools.cached_property
+    def max_numerical_dims(self) -> int:
+        """The most numerical (float or int) parameters any finished trial has: the
+        dimension of a configuration, also in define-by-run spaces whose union of
+        parameters is larger."""
+        numerical = {
+            name for name, d in self.space.items() if not isinstance(d, CategoricalDistribution)
+        }
+        return max((sum(n in numerical for n in r.params) for r in self.finished), default=0)
+
+    @functools.cached_property
     def finished_numbers(self) -> frozenset[int]:
         """Numbers of the trials that had finished when the history was read."""
         return frozenset(r.number for r in self.finished)

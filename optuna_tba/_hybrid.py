@@ -95,7 +95,12 @@ class TBAHybridSampler(TBASampler):
             start-up).
         p_anneal: Share of phase-2 trials that are annealing moves instead of TPE
             proposals. Default None: adaptive, by Thompson sampling on which of the two
-            improved the best feasible value more often in this study.
+            improved the best feasible value more often in this study (see
+            ``max_anneal_dims``).
+        max_anneal_dims: With the adaptive ``p_anneal``, phase 2 is TPE alone once a
+            finished trial has this many numerical parameters or more: annealing moves
+            change one or two coordinates at a time, too few in high-dimensional spaces.
+            Default 10; None keeps the annealing arm in every space.
         **kwargs: Phase-1 and shared options of :class:`~optuna_tba.TBASampler`
             (``n_startup_trials``, temperatures, ``screening``, ``blacklist_threshold``,
             ``blacklist_cooldown``, ``reevaluation``, ...).
@@ -131,12 +136,15 @@ class TBAHybridSampler(TBASampler):
         handoff_min_failures: int = 2,
         tpe_kwargs: dict[str, Any] | None = None,
         p_anneal: float | None = None,
+        max_anneal_dims: int | None = 10,
         **kwargs: Any,
     ) -> None:
         super().__init__(seed=seed, **kwargs)
         if p_anneal is not None:
             validate_float("p_anneal", p_anneal, 0.0, 1.0)
         self._p_anneal = None if p_anneal is None else float(p_anneal)
+        validate_int("max_anneal_dims", max_anneal_dims, 1, allow_none=True)
+        self._max_anneal_dims = None if max_anneal_dims is None else int(max_anneal_dims)
         validate_int("expected_n_trials", expected_n_trials, 1, allow_none=True)
         validate_int("min_phase1_trials", min_phase1_trials, 0)
         validate_int("max_phase1_trials", max_phase1_trials, 1, allow_none=True)
@@ -256,13 +264,18 @@ class TBAHybridSampler(TBASampler):
     def _choose_annealing(self, hist: History, trial: FrozenTrial) -> bool:
         """Phase-2 portfolio: TPE or an annealing move.
 
-        With ``p_anneal`` set, a fixed share. With ``p_anneal=None`` (adaptive), Thompson
-        sampling over the two arms: each finished phase-2 trial of an arm counts as a success
-        when it improved the best feasible value at its time (trial-number order). TPE
-        starts with one extra prior success.
+        With ``p_anneal`` set, a fixed share. With ``p_anneal=None`` (adaptive), never in a
+        space where a finished trial has ``max_anneal_dims`` numerical parameters or more;
+        otherwise Thompson sampling over the two arms: each finished phase-2 trial of an arm
+        counts as a success when it improved the best feasible value at its time
+        (trial-number order). TPE starts with one extra prior success.
         """
         if self._p_anneal is not None:
             return self._uniform(trial.number, 8) < self._p_anneal
+        if self._max_anneal_dims is not None and (
+            hist.max_numerical_dims >= self._max_anneal_dims
+        ):
+            return False
         stats = {"tpe": [2.0, 1.0], "anneal": [1.0, 1.0]}
         best = math.inf
         for t, r in zip(hist.trials, hist.records):

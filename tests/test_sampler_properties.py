@@ -236,6 +236,8 @@ def sampler_configs(draw: st.DrawFn, max_min_phase1: int = 5) -> SamplerConfig:
             max_phase1_trials=max(low, 1) + draw(st.integers(0, 8)),
             handoff_min_feasible=draw(st.integers(0, 3)),
             handoff_min_failures=draw(st.integers(0, 2)),
+            # 1 and 2 make phase 2 TPE alone in most drawn spaces
+            max_anneal_dims=draw(st.sampled_from([10, 10, 1, 2, None])),
         )
         if draw(st.booleans()):
             kwargs["tpe_kwargs"] = {"multivariate": draw(st.booleans())}

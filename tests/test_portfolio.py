@@ -1,0 +1,62 @@
+"""The phase-2 portfolio: TPE proposals or annealing moves, and ``max_anneal_dims``."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import optuna
+import pytest
+
+from optuna_tba import TBAHybridSampler
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def _arms(
+    n_dims: int, n_trials: int = 40, branches: int = 1, **kwargs: Any
+) -> collections.Counter[str]:
+    """Phase-2 arms (system attribute ``tba:arm``) of a study on a smooth ``n_dims``-D
+    problem; with ``branches`` > 1, a define-by-run space whose branches each have
+    ``n_dims`` numerical parameters of their own."""
+
+    def objective(trial: optuna.Trial) -> float:
+        branch = trial.suggest_categorical("branch", list(range(branches)))
+        xs = [trial.suggest_float(f"b{branch}_x{i}", -1.0, 1.0) for i in range(n_dims)]
+        return sum((x - 0.3) ** 2 for x in xs)
+
+    sampler = TBAHybridSampler(seed=1, max_phase1_trials=6, p_repair=0.0, **kwargs)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=n_trials)
+    return collections.Counter(
+        str(t.system_attrs.get("tba:arm")) for t in study.trials
+        if t.user_attrs.get("tba_phase") == "phase2"
+    )
+
+
+def test_low_dimensional_spaces_use_both_arms() -> None:
+    arms = _arms(3)
+    assert arms["anneal"] > 0 and arms["tpe"] > 0
+
+
+def test_high_dimensional_spaces_use_tpe_alone_in_phase_2() -> None:
+    arms = _arms(12)
+    assert arms["tpe"] > 0 and arms["anneal"] == 0
+    # the threshold is the number of numerical parameters of one configuration
+    assert _arms(9, max_anneal_dims=10)["anneal"] > 0
+    assert _arms(9, max_anneal_dims=9)["anneal"] == 0
+    # None keeps the annealing arm everywhere; an explicit p_anneal overrides the rule
+    assert _arms(12, max_anneal_dims=None)["anneal"] > 0
+    assert set(_arms(12, p_anneal=1.0)) == {"anneal"}
+
+
+def test_the_dimension_is_per_configuration_not_the_union_of_branches() -> None:
+    # three branches of 5 numerical parameters each: 15 in the union, 5 per configuration
+    arms = _arms(5, n_trials=50, branches=3)
+    assert arms["anneal"] > 0
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "10", True])
+def test_max_anneal_dims_is_validated(bad: object) -> None:
+    with pytest.raises(ValueError, match="max_anneal_dims"):
+        TBAHybridSampler(max_anneal_dims=bad)  # type: ignore[arg-type]
