@@ -37,7 +37,7 @@ def test_every_example_script_has_a_test() -> None:
                    "overhead_by_phase.py",
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
-                   "heldout_fifth_set.py",
+                   "heldout_fifth_set.py", "heldout_sixth_set.py",
                    "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -179,7 +179,8 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
                                     "mostly_crash", "wide_cat", "int_ladder",
                                     "styblinski6", "hparam_plain", "nan_region", "wall20",
                                     "timeout_prune", "ellipse12", "mixed16", "rot_quad14",
-                                    "cat_plus12"]
+                                    "cat_plus12", "sphere15", "hp_wide12", "band12",
+                                    "cat_hd14"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
@@ -383,3 +384,27 @@ def test_heldout_fifth_set_problems_behave_as_documented() -> None:
     # the Styblinski-Tang optimum
     best = optuna.trial.FixedTrial({f"x{i}": -2.903534 for i in range(6)})
     assert fifth.styblinski6(cast(optuna.Trial, best)) == pytest.approx(-235.0, abs=0.1)
+
+
+def test_heldout_sixth_set_problems_behave_as_documented() -> None:
+    sixth = _import_example("heldout_sixth_set")
+    import optuna
+
+    # crashed / infeasible / feasible shares under uniform sampling, as the docstring says
+    documented = {"sphere15": (0.09, 0.0, 0.91), "hp_wide12": (0.04, 0.0, 0.96),
+                  "band12": (0.49, 0.0, 0.51), "cat_hd14": (0.44, 0.09, 0.47)}
+    assert set(sixth.PROBLEMS) == set(documented)
+    for name, shares in _uniform_shares(sixth.PROBLEMS, sixth.Crash).items():
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    # each problem has at least twelve numerical parameters, and its target is runnable
+    for name, (objective, _) in sixth.PROBLEMS.items():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(objective, n_trials=1, catch=(sixth.Crash,))
+        numerical = [d for d in study.trials[0].distributions.values()
+                     if not isinstance(d, optuna.distributions.CategoricalDistribution)]
+        assert len(numerical) >= 12, name
+    target = {f"x{i}": float(v) for i, v in enumerate(sixth._BAND_TARGET)}
+    assert sixth.band12(cast(optuna.Trial, optuna.trial.FixedTrial(target))) == 0.0
+    with pytest.raises(sixth.Crash):
+        sixth.cat_hd14(cast(optuna.Trial, optuna.trial.FixedTrial(
+            {"backend": "ort", "precision": "fp16", **{f"k{i}": 0.5 for i in range(12)}})))
