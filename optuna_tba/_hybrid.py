@@ -41,6 +41,11 @@ from optuna_tba._space import (
 from optuna_tba._tba import TBASampler
 from optuna_tba._tpe_view import CrashAwareStudyView
 
+#: In spaces with at least ``max_anneal_dims`` numerical parameters ``d``, phase 2 is TPE
+#: alone until this many finished trials per parameter (measured: tenth session, see the
+#: algorithm page, "High-dimensional spaces").
+_TPE_ONLY_TRIALS_PER_DIM = 5
+
 
 @dataclasses.dataclass
 class _Context:
@@ -97,10 +102,12 @@ class TBAHybridSampler(TBASampler):
             proposals. Default None: adaptive, by Thompson sampling on which of the two
             improved the best feasible value more often in this study (see
             ``max_anneal_dims``).
-        max_anneal_dims: With the adaptive ``p_anneal``, phase 2 is TPE alone once a
-            finished trial has this many numerical parameters or more: annealing moves
-            change one or two coordinates at a time, too few in high-dimensional spaces.
-            Default 10; None keeps the annealing arm in every space.
+        max_anneal_dims: With the adaptive ``p_anneal``, in a space where a finished
+            trial has ``d >= max_anneal_dims`` numerical parameters, phase 2 is TPE alone
+            until ``5 * d`` trials have finished: annealing moves change one or two
+            coordinates at a time, too few early in a high-dimensional search; later the
+            adaptive portfolio resumes. Default 10; None keeps the portfolio in every
+            space.
         **kwargs: Phase-1 and shared options of :class:`~optuna_tba.TBASampler`
             (``n_startup_trials``, temperatures, ``screening``, ``blacklist_threshold``,
             ``blacklist_cooldown``, ``reevaluation``, ...).
@@ -264,16 +271,20 @@ class TBAHybridSampler(TBASampler):
     def _choose_annealing(self, hist: History, trial: FrozenTrial) -> bool:
         """Phase-2 portfolio: TPE or an annealing move.
 
-        With ``p_anneal`` set, a fixed share. With ``p_anneal=None`` (adaptive), never in a
-        space where a finished trial has ``max_anneal_dims`` numerical parameters or more;
-        otherwise Thompson sampling over the two arms: each finished phase-2 trial of an arm
-        counts as a success when it improved the best feasible value at its time
-        (trial-number order). TPE starts with one extra prior success.
+        With ``p_anneal`` set, a fixed share. With ``p_anneal=None`` (adaptive): never while
+        a finished trial has ``d >= max_anneal_dims`` numerical parameters and fewer than
+        ``5 * d`` trials have finished; otherwise Thompson sampling over the two arms: each
+        finished phase-2 trial of an arm counts as a success when it improved the best
+        feasible value at its time (trial-number order). TPE starts with one extra prior
+        success.
         """
         if self._p_anneal is not None:
             return self._uniform(trial.number, 8) < self._p_anneal
-        if self._max_anneal_dims is not None and (
-            hist.max_numerical_dims >= self._max_anneal_dims
+        dims = hist.max_numerical_dims
+        if (
+            self._max_anneal_dims is not None
+            and dims >= self._max_anneal_dims
+            and len(hist.finished) < _TPE_ONLY_TRIALS_PER_DIM * dims
         ):
             return False
         stats = {"tpe": [2.0, 1.0], "anneal": [1.0, 1.0]}

@@ -1,4 +1,5 @@
-"""The phase-2 portfolio: TPE proposals or annealing moves, and ``max_anneal_dims``."""
+"""The phase-2 portfolio: TPE proposals or annealing moves, and ``max_anneal_dims``
+(TPE alone for the first five trials per numerical parameter of a high-dimensional space)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,18 @@ def _arms(
         xs = [trial.suggest_float(f"b{branch}_x{i}", -1.0, 1.0) for i in range(n_dims)]
         return sum((x - 0.3) ** 2 for x in xs)
 
+    return collections.Counter(arm for _, arm in _arm_trace(objective, n_trials, **kwargs))
+
+
+def _arm_trace(objective: Any, n_trials: int, **kwargs: Any) -> list[tuple[int, str]]:
+    """``(trial number, arm)`` of the phase-2 trials of a sequential study."""
     sampler = TBAHybridSampler(seed=1, max_phase1_trials=6, p_repair=0.0, **kwargs)
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=n_trials)
-    return collections.Counter(
-        str(t.system_attrs.get("tba:arm")) for t in study.trials
+    return [
+        (t.number, str(t.system_attrs.get("tba:arm"))) for t in study.trials
         if t.user_attrs.get("tba_phase") == "phase2"
-    )
+    ]
 
 
 def test_low_dimensional_spaces_use_both_arms() -> None:
@@ -48,6 +54,17 @@ def test_high_dimensional_spaces_use_tpe_alone_in_phase_2() -> None:
     # None keeps the annealing arm everywhere; an explicit p_anneal overrides the rule
     assert _arms(12, max_anneal_dims=None)["anneal"] > 0
     assert set(_arms(12, p_anneal=1.0)) == {"anneal"}
+
+
+def test_the_portfolio_resumes_after_five_trials_per_dimension() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        return sum((trial.suggest_float(f"x{i}", -1.0, 1.0) - 0.3) ** 2 for i in range(10))
+
+    trace = _arm_trace(objective, n_trials=80)
+    annealing = [number for number, arm in trace if arm == "anneal"]
+    # trial 50 is the first decided with 5 * 10 finished trials in the history
+    assert annealing and min(annealing) >= 50
+    assert any(arm == "tpe" and number < 50 for number, arm in trace)
 
 
 def test_the_dimension_is_per_configuration_not_the_union_of_branches() -> None:
