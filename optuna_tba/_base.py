@@ -125,14 +125,16 @@ class History:
     def finished(self) -> list[Record]:
         return [r for r in self.records if r.outcome is not Outcome.RUNNING]
 
-    @functools.cached_property
-    def max_numerical_dims(self) -> int:
+    def max_numerical_dims(self, at_least: int = 0) -> int:
         """The most numerical (float or int) parameters any finished trial has: the
         dimension of a configuration, also in define-by-run spaces whose union of
-        parameters is larger."""
+        parameters is larger. 0 without reading the trials when the union itself has fewer
+        than ``at_least`` (it bounds every configuration's count)."""
         numerical = {
             name for name, d in self.space.items() if not isinstance(d, CategoricalDistribution)
         }
+        if len(numerical) < at_least:
+            return 0
         return max((sum(n in numerical for n in r.params) for r in self.finished), default=0)
 
     @functools.cached_property

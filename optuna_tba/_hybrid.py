@@ -280,13 +280,8 @@ class TBAHybridSampler(TBASampler):
         """
         if self._p_anneal is not None:
             return self._uniform(trial.number, 8) < self._p_anneal
-        if self._max_anneal_dims is not None and (
-            # the union of the parameters bounds each configuration's count: most spaces
-            # skip the scan of the history
-            sum(not isinstance(d, CategoricalDistribution) for d in hist.space.values())
-            >= self._max_anneal_dims
-        ):
-            dims = hist.max_numerical_dims
+        if self._max_anneal_dims is not None:
+            dims = hist.max_numerical_dims(at_least=self._max_anneal_dims)
             if (
                 dims >= self._max_anneal_dims
                 and len(hist.finished) < _TPE_ONLY_TRIALS_PER_DIM * dims
