@@ -30,7 +30,9 @@ defined in ``heldout_third_set.py``. Fourth set (ninth session): ``flag_combo``,
 ``nan_region``, ``wall20``, ``timeout_prune`` and four high-dimensional problems
 (``ellipse12``, ``mixed16``, ``rot_quad14``, ``cat_plus12``), defined in
 ``heldout_fifth_set.py``. Sixth set (tenth session): ``sphere15``, ``hp_wide12``,
-``band12`` and ``cat_hd14``, defined in ``heldout_sixth_set.py``.
+``band12`` and ``cat_hd14``, defined in ``heldout_sixth_set.py``. Seventh set (eleventh
+session): ``levy10``, ``log_hd11``, ``int_step13``, ``cat3_hd12``, ``cond_hd`` and
+``many_walls10``, defined in ``heldout_seventh_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -75,6 +77,7 @@ from typing import Literal
 
 import heldout_fifth_set as fifth_set
 import heldout_fourth_set as fourth_set
+import heldout_seventh_set as seventh_set
 import heldout_sixth_set as sixth_set
 import heldout_third_set as third_set
 import numpy as np
@@ -203,6 +206,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     **fourth_set.PROBLEMS,
     **fifth_set.PROBLEMS,
     **sixth_set.PROBLEMS,
+    **seventh_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 

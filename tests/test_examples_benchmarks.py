@@ -37,7 +37,7 @@ def test_every_example_script_has_a_test() -> None:
                    "overhead_by_phase.py",
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
-                   "heldout_fifth_set.py", "heldout_sixth_set.py",
+                   "heldout_fifth_set.py", "heldout_sixth_set.py", "heldout_seventh_set.py",
                    "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -408,3 +408,30 @@ def test_heldout_sixth_set_problems_behave_as_documented() -> None:
     with pytest.raises(sixth.Crash):
         sixth.cat_hd14(cast(optuna.Trial, optuna.trial.FixedTrial(
             {"backend": "ort", "precision": "fp16", **{f"k{i}": 0.5 for i in range(12)}})))
+
+
+def test_heldout_seventh_set_problems_behave_as_documented() -> None:
+    seventh = _import_example("heldout_seventh_set")
+    import optuna
+
+    # crashed / infeasible / feasible shares under uniform sampling, as the docstring says
+    documented = {"levy10": (0.05, 0.0, 0.95), "log_hd11": (0.0, 0.29, 0.71),
+                  "int_step13": (0.04, 0.0, 0.96), "cat3_hd12": (0.25, 0.21, 0.54),
+                  "cond_hd": (0.15, 0.0, 0.85), "many_walls10": (0.32, 0.0, 0.68)}
+    assert set(seventh.PROBLEMS) == set(documented)
+    for name, shares in _uniform_shares(seventh.PROBLEMS, seventh.Crash).items():
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    # each problem has ten to thirteen parameters in every configuration
+    for name, (objective, _) in seventh.PROBLEMS.items():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(objective, n_trials=8, catch=(seventh.Crash,))
+        assert all(10 <= len(t.distributions) <= 13 for t in study.trials), name
+    # Levy's minimum is 0 at x = 1; the best of kind "b" beats the best of kind "a" (0.3)
+    levy_best = optuna.trial.FixedTrial({f"x{i}": 1.0 for i in range(10)})
+    assert seventh.levy10(cast(optuna.Trial, levy_best)) == pytest.approx(0.0, abs=1e-12)
+    b_best = {"kind": "b", **{f"b{i}": float(v) for i, v in enumerate(seventh._COND_B)},
+              "m0": 6, "m1": 5, "m2": 2, "m3": 8}
+    assert seventh.cond_hd(cast(optuna.Trial, optuna.trial.FixedTrial(b_best))) < 0.3
+    with pytest.raises(seventh.Crash):
+        seventh.many_walls10(cast(optuna.Trial, optuna.trial.FixedTrial(
+            {f"x{i}": 0.9 if i < 3 else 0.5 for i in range(10)})))
