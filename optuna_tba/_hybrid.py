@@ -93,8 +93,8 @@ class TBAHybridSampler(TBASampler):
         max_phase1_trials: Phase 1 always hands off at this many finished trials. Default:
             from ``expected_n_trials``, else 15.
         handoff_min_feasible: Feasible trials needed for an early handoff. Default 3.
-        handoff_min_failures: Crashed/infeasible/pruned trials needed for an early handoff.
-            Default 2.
+        handoff_min_failures: Crashed/infeasible/pruned trials needed for an early handoff
+            (not in high-dimensional spaces, see ``max_anneal_dims``). Default 2.
         tpe_kwargs: Keyword arguments for the inner :class:`~optuna.samplers.TPESampler`
             (Optuna's defaults otherwise, with ``n_startup_trials=0`` since phase 1 is the
             start-up).
@@ -102,12 +102,12 @@ class TBAHybridSampler(TBASampler):
             proposals. Default None: adaptive, by Thompson sampling on which of the two
             improved the best feasible value more often in this study (see
             ``max_anneal_dims``).
-        max_anneal_dims: With the adaptive ``p_anneal``, in a space where a finished
-            trial has ``d >= max_anneal_dims`` numerical parameters, phase 2 is TPE alone
-            until ``5 * d`` trials have finished: annealing moves change one or two
-            coordinates at a time, too few early in a high-dimensional search; later the
-            adaptive portfolio resumes. Default 10; None keeps the portfolio in every
-            space.
+        max_anneal_dims: Annealing moves change one or two coordinates at a time, too
+            few early in a high-dimensional search. In a space where a finished trial has
+            ``d >= max_anneal_dims`` numerical parameters, the early handoff does not wait
+            for ``handoff_min_failures`` failures, and (with the adaptive ``p_anneal``)
+            phase 2 is TPE alone until ``5 * d`` trials have finished; later the adaptive
+            portfolio resumes. Default 10; None switches both rules off.
         **kwargs: Phase-1 and shared options of :class:`~optuna_tba.TBASampler`
             (``n_startup_trials``, temperatures, ``screening``, ``blacklist_threshold``,
             ``blacklist_cooldown``, ``reevaluation``, ...).
@@ -212,17 +212,28 @@ class TBAHybridSampler(TBASampler):
         failures = sum(
             r.outcome in (Outcome.CRASH, Outcome.INFEASIBLE, Outcome.PRUNED) for r in fin
         )
-        if feasible < self._min_feasible or failures < self._min_failures:
+        if feasible < self._min_feasible:
+            return None
+        high_dims = self._high_dims(hist)
+        if failures < self._min_failures and not high_dims:
             return None
         for name, dist in hist.space.items():
             if isinstance(dist, CategoricalDistribution):
                 tried = {repr(r.params[name]) for r in fin if name in r.params}
                 if len(tried) < min(3, len(dist.choices)):
                     return None
-        return (
-            f"history is informative ({feasible} feasible, {failures} failed, "
-            "categorical choices covered)"
-        )
+        text = f"{feasible} feasible, {failures} failed, categorical choices covered"
+        if high_dims and failures < self._min_failures:
+            text += f"; {high_dims} numerical parameters: no wait for failures"
+        return f"history is informative ({text})"
+
+    def _high_dims(self, hist: History) -> int:
+        """``d`` when a finished trial has ``d >= max_anneal_dims`` numerical parameters,
+        else 0."""
+        if self._max_anneal_dims is None:
+            return 0
+        dims = hist.max_numerical_dims(at_least=self._max_anneal_dims)
+        return dims if dims >= self._max_anneal_dims else 0
 
     # ------------------------------------------------------------------ decisions
     def _decide(self, study: Study, trial: FrozenTrial, hist: History) -> Decision:
@@ -280,13 +291,9 @@ class TBAHybridSampler(TBASampler):
         """
         if self._p_anneal is not None:
             return self._uniform(trial.number, 8) < self._p_anneal
-        if self._max_anneal_dims is not None:
-            dims = hist.max_numerical_dims(at_least=self._max_anneal_dims)
-            if (
-                dims >= self._max_anneal_dims
-                and len(hist.finished) < _TPE_ONLY_TRIALS_PER_DIM * dims
-            ):
-                return False
+        dims = self._high_dims(hist)
+        if dims and len(hist.finished) < _TPE_ONLY_TRIALS_PER_DIM * dims:
+            return False
         stats = {"tpe": [2.0, 1.0], "anneal": [1.0, 1.0]}
         best = math.inf
         for t, r in zip(hist.trials, hist.records):

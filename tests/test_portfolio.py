@@ -1,5 +1,6 @@
 """The phase-2 portfolio: TPE proposals or annealing moves, and ``max_anneal_dims``
-(TPE alone for the first five trials per numerical parameter of a high-dimensional space)."""
+(in a high-dimensional space the handoff does not wait for failures, and phase 2 is TPE
+alone for the first five trials per numerical parameter)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,34 @@ def test_the_dimension_is_per_configuration_not_the_union_of_branches() -> None:
     # three branches of 5 numerical parameters each: 15 in the union, 5 per configuration
     arms = _arms(5, n_trials=50, branches=3)
     assert arms["anneal"] > 0
+
+
+def _first_phase2(n_dims: int, **kwargs: Any) -> tuple[int, str]:
+    """Number and reason of the first phase-2 trial on a crash-free, constraint-free
+    ``n_dims``-D problem (no failures ever)."""
+
+    def objective(trial: optuna.Trial) -> float:
+        return sum((trial.suggest_float(f"x{i}", -1.0, 1.0) - 0.3) ** 2 for i in range(n_dims))
+
+    sampler = TBAHybridSampler(seed=2, max_phase1_trials=15, **kwargs)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=20)
+    first = next(t for t in study.trials if t.user_attrs.get("tba_phase") == "phase2")
+    return first.number, str(first.user_attrs.get("tba_reason"))
+
+
+def test_high_dimensional_handoff_does_not_wait_for_failures() -> None:
+    # 12 numerical parameters: hand off once min_phase1_trials (5) have finished feasibly
+    number, reason = _first_phase2(12)
+    assert number == 5
+    assert "12 numerical parameters: no wait for failures" in reason
+    # below the threshold, or with the rule switched off, phase 1 waits for two failures
+    # that never come and runs to its limit
+    assert _first_phase2(9)[0] == 15
+    assert _first_phase2(12, max_anneal_dims=None)[0] == 15
+    assert _first_phase2(9, max_anneal_dims=9)[0] == 5
+    # the feasible-trial requirement still holds
+    assert _first_phase2(12, handoff_min_feasible=7)[0] == 7
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "10", True])

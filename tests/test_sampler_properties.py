@@ -319,7 +319,18 @@ def expected_hybrid_phase(before: Sequence[FrozenTrial], kwargs: Mapping[str, An
         return "phase1"
     feasible = sum(is_feasible(t) for t in finished)
     failures = sum(is_failure(t) for t in finished)
-    if feasible < kwargs["handoff_min_feasible"] or failures < kwargs["handoff_min_failures"]:
+    if feasible < kwargs["handoff_min_feasible"]:
+        return "phase1"
+    # with a finished configuration of at least max_anneal_dims numerical parameters (by
+    # each name's most recent distribution), the handoff does not wait for failures
+    latest: dict[str, Any] = {}
+    for t in before:
+        latest.update(t.distributions)
+    numerical = {n for n, d in latest.items() if not isinstance(d, CategoricalDistribution)}
+    dims = max((sum(n in numerical for n in t.params) for t in finished), default=0)
+    limit = kwargs.get("max_anneal_dims", 10)
+    high_dims = limit is not None and dims >= limit
+    if failures < kwargs["handoff_min_failures"] and not high_dims:
         return "phase1"
     for name in categorical_names(before):
         dist = next(t.distributions[name] for t in reversed(before) if name in t.distributions)
