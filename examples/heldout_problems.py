@@ -32,7 +32,9 @@ defined in ``heldout_third_set.py``. Fourth set (ninth session): ``flag_combo``,
 ``heldout_fifth_set.py``. Sixth set (tenth session): ``sphere15``, ``hp_wide12``,
 ``band12`` and ``cat_hd14``, defined in ``heldout_sixth_set.py``. Seventh set (eleventh
 session): ``levy10``, ``log_hd11``, ``int_step13``, ``cat3_hd12``, ``cond_hd`` and
-``many_walls10``, defined in ``heldout_seventh_set.py``.
+``many_walls10``, defined in ``heldout_seventh_set.py``. Eighth set (eleventh session):
+``gbm_hpo``, ``quant_serve``, ``narrow_valley`` and ``cond_deep``, defined in
+``heldout_eighth_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -75,6 +77,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Literal
 
+import heldout_eighth_set as eighth_set
 import heldout_fifth_set as fifth_set
 import heldout_fourth_set as fourth_set
 import heldout_seventh_set as seventh_set
@@ -207,6 +210,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     **fifth_set.PROBLEMS,
     **sixth_set.PROBLEMS,
     **seventh_set.PROBLEMS,
+    **eighth_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 

@@ -38,6 +38,7 @@ def test_every_example_script_has_a_test() -> None:
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
                    "heldout_fifth_set.py", "heldout_sixth_set.py", "heldout_seventh_set.py",
+                   "heldout_eighth_set.py",
                    "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -435,3 +436,24 @@ def test_heldout_seventh_set_problems_behave_as_documented() -> None:
     with pytest.raises(seventh.Crash):
         seventh.many_walls10(cast(optuna.Trial, optuna.trial.FixedTrial(
             {f"x{i}": 0.9 if i < 3 else 0.5 for i in range(10)})))
+
+
+def test_heldout_eighth_set_problems_behave_as_documented() -> None:
+    eighth = _import_example("heldout_eighth_set")
+
+    # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
+    documented = {"gbm_hpo": (0.09, 0.21, 0.70), "quant_serve": (0.32, 0.37, 0.31),
+                  "narrow_valley": (0.38, 0.58, 0.03), "cond_deep": (0.21, 0.08, 0.71)}
+    assert set(eighth.PROBLEMS) == set(documented)
+    for name, shares in _uniform_shares(eighth.PROBLEMS, eighth.Crash).items():
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    import optuna
+
+    with pytest.raises(eighth.Crash):  # an unsupported runtime x precision pair
+        eighth.quant_serve(cast(optuna.Trial, optuna.trial.FixedTrial(
+            {"model": "1b", "runtime": "hf", "weights": "int4", "kv_cache": "fp16",
+             "batch": 1, "max_seq": 512})))
+    with pytest.raises(optuna.TrialPruned):  # step decay with a tiny gamma stalls
+        eighth.cond_deep(cast(optuna.Trial, optuna.trial.FixedTrial(
+            {"optimizer": "adam", "lr": 1e-3, "beta2": 0.99, "scheduler": "step",
+             "gamma": 0.02, "step_size": 5})))
