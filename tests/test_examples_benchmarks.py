@@ -181,7 +181,9 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
                                     "styblinski6", "hparam_plain", "nan_region", "wall20",
                                     "timeout_prune", "ellipse12", "mixed16", "rot_quad14",
                                     "cat_plus12", "sphere15", "hp_wide12", "band12",
-                                    "cat_hd14"]
+                                    "cat_hd14", "levy10", "log_hd11", "int_step13",
+                                    "cat3_hd12", "cond_hd", "many_walls10", "gbm_hpo",
+                                    "quant_serve", "narrow_valley", "cond_deep"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
