@@ -7,6 +7,10 @@ phase-2 TPE proposal, phase-2 annealing move, phase-2 repair — read from each 
 how many improved the best feasible value found so far.
 
     python examples/move_productivity.py --problem oom_grid --budget 25 --seeds 20
+
+``--problem heldout:NAME`` takes a problem of ``examples/heldout_problems.py`` instead:
+
+    python examples/move_productivity.py --problem heldout:quant_serve --budget 25 --seeds 40
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import logging
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import optuna
 
@@ -50,7 +55,8 @@ def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", default="oom_grid",
-                        help="a harness problem (deploybench compare --list-problems)")
+                        help="a harness problem (deploybench compare --list-problems), or "
+                             "heldout:NAME for a problem of examples/heldout_problems.py")
     parser.add_argument("--budget", type=int, default=25)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--seed-start", type=int, default=20)
@@ -60,16 +66,27 @@ def main(argv: list[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
-    try:
-        problem = get_problem(args.problem)
-    except KeyError:
-        parser.error(f"unknown problem {args.problem!r}; choose from {list_problems()}")
-    sign = 1.0 if problem.direction == "minimize" else -1.0
+    objective: Callable[[optuna.Trial], float]
+    if args.problem.startswith("heldout:"):
+        import heldout_problems  # next to this script
+
+        name = args.problem.removeprefix("heldout:")
+        if name not in heldout_problems.PROBLEMS:
+            parser.error(f"unknown held-out problem {name!r}; choose from "
+                         f"{sorted(heldout_problems.PROBLEMS)}")
+        objective, direction = heldout_problems.PROBLEMS[name]
+    else:
+        try:
+            problem = get_problem(args.problem)
+        except KeyError:
+            parser.error(f"unknown problem {args.problem!r}; choose from {list_problems()}")
+        objective, direction = problem, problem.direction
+    sign = 1.0 if direction == "minimize" else -1.0
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         sampler = TBAHybridSampler(seed=seed, expected_n_trials=args.budget)
-        study = optuna.create_study(direction=problem.direction, sampler=sampler)
-        study.optimize(problem, n_trials=args.budget, catch=(Exception,))
+        study = optuna.create_study(direction=direction, sampler=sampler)
+        study.optimize(objective, n_trials=args.budget, catch=(Exception,))
         best: float | None = None
         for t in study.trials:
             kind, outcome = kind_of(t), outcome_of(t)

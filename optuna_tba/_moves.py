@@ -181,7 +181,8 @@ class Proposer:
         such trial).
 
         The target is the best-valued infeasible (not crashed) trial that beats the best
-        feasible value and has had fewer than 3 repair moves. When other trials share its
+        feasible value and has had fewer than 3 repair moves, unless the history shows that
+        its violation does not depend on the numerical parameters. When other trials share its
         categorical values, a proximity-weighted linear fit of the signed constraint margin
         on the numerical parameters gives a step to the predicted boundary (a secant step);
         otherwise the move goes most of the way from the best feasible trial towards it.
@@ -386,10 +387,40 @@ class Proposer:
                     counts[n][key] = counts[n].get(key, 0) + 1
         return counts
 
+    @functools.cached_property
+    def _families(self) -> dict[tuple[str, ...], list[Record]]:
+        """Finished feasible and infeasible trials grouped by their categorical values."""
+        groups: dict[tuple[str, ...], list[Record]] = {}
+        for r in self.recs:
+            if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE):
+                groups.setdefault(self._cat_key(r), []).append(r)
+        return groups
+
+    def _cat_key(self, r: Record) -> tuple[str, ...]:
+        return tuple(repr(r.params.get(n)) for n in self._cat)
+
+    def _decided_by_categoricals(self, target: Record) -> bool:
+        """True when the history shows that no numerical move can repair ``target``: the
+        trials that share its categorical values have varied each of its numerical
+        parameters (at least two values of each), and every one of them has exactly the
+        target's constraint margin (a limit such as a model's accuracy floor, which the
+        numbers do not change)."""
+        names = [n for n in self._num if n in target.params]
+        family = self._families.get(self._cat_key(target), [])
+        if not names or len(family) < 2:
+            return False
+        for n in names:
+            if len({repr(r.params[n]) for r in family if n in r.params}) < 2:
+                return False
+        m = target.margin
+        tol = 1e-9 * max(1.0, abs(m))
+        return all(math.isfinite(r.margin) and abs(r.margin - m) <= tol for r in family)
+
     def _repair_base(self, best: Record | None) -> Record | None:
         """The best-valued infeasible (not crashed) trial that beats the best feasible value
         and lies *just* outside the limits: its violation is at most the median violation of
-        the infeasible trials."""
+        the infeasible trials. A trial that numerical moves cannot repair
+        (:meth:`_decided_by_categoricals`) is skipped."""
         best_val = best.value if best is not None and best.value is not None else math.inf
         infeasible = [r for r in self.recs if r.outcome is Outcome.INFEASIBLE]
         if not infeasible:
@@ -403,6 +434,5 @@ class Proposer:
             and r.violation <= typical
             and self.repairs.get(r.number, 0) < 3
         ]
-        if not cands:
-            return None
-        return min(cands, key=lambda r: (r.value, r.violation))
+        cands.sort(key=lambda r: (r.value, r.violation))
+        return next((r for r in cands if not self._decided_by_categoricals(r)), None)

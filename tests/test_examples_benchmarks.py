@@ -168,6 +168,18 @@ def test_move_productivity_counts_every_trial() -> None:
     assert bad.returncode == 2 and "unknown problem" in bad.stderr
 
 
+def test_move_productivity_takes_a_heldout_problem() -> None:
+    out = _example(
+        "move_productivity.py", "--problem", "heldout:quant_serve", "--budget", "10", "--seeds",
+        "2"
+    )
+    assert out.startswith("heldout:quant_serve, budget 10")
+    rows = [x.split() for x in out.splitlines()[2:]]
+    assert sum(int(r[-6]) for r in rows) == 20
+    bad = _example_fails("move_productivity.py", "--problem", "heldout:nope")
+    assert bad.returncode == 2 and "unknown held-out problem" in bad.stderr
+
+
 def test_heldout_problems_runs_and_reports_every_cell() -> None:
     out = _example(
         "heldout_problems.py", "--samplers", "tba_hybrid", "random", "--budgets", "6", "--seeds",

@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.distributions import BaseDistribution, FloatDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
 from optuna_tba import TBAHybridSampler, TBASampler
 from optuna_tba._base import REPAIR_KEY
@@ -110,3 +110,56 @@ def test_min_repair_success_is_validated(bad: Any) -> None:
         TBASampler(min_repair_success=bad)
     with pytest.raises(ValueError, match="min_repair_success"):
         TBAHybridSampler(min_repair_success=bad)
+
+
+# --------------------------------------------------------------------------------------
+# A limit that only the categorical values decide (a model's accuracy floor) cannot be
+# repaired by numerical moves; such a target is skipped once the history shows it.
+
+CAT_SPACE: dict[str, BaseDistribution] = {
+    "model": CategoricalDistribution(["small", "big"]),
+    "batch": FloatDistribution(0.0, 1.0),
+    "seq": FloatDistribution(0.0, 1.0),
+}
+
+
+def floor_study(small: list[tuple[float, float, float]]) -> optuna.Study:
+    """Feasible "big" trials with poor values, then infeasible "small" trials with better
+    values, one per ``(batch, seq, constraint value)``."""
+    sampler = TBASampler(seed=3, p_repair=1.0, p_explore=0.0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for b in (0.2, 0.5, 0.8):
+        study.add_trial(optuna.trial.create_trial(
+            params={"model": "big", "batch": b, "seq": b}, distributions=CAT_SPACE, value=b,
+            system_attrs={"constraints": [-0.1]}))
+    for b, q, m in small:
+        study.add_trial(optuna.trial.create_trial(
+            params={"model": "small", "batch": b, "seq": q}, distributions=CAT_SPACE,
+            value=5.0 + b, system_attrs={"constraints": [m]}))
+    return study
+
+
+def repair_targets(study: optuna.Study, n: int) -> list[int]:
+    start = len(study.trials)
+    for _ in range(n):
+        trial = study.ask()
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    new = study.trials[start:]
+    return [t.system_attrs[REPAIR_KEY] for t in new if REPAIR_KEY in t.system_attrs]
+
+
+def test_a_margin_the_numbers_do_not_change_is_not_repaired() -> None:
+    # Every numerical parameter has taken two values and the violation never moved: the
+    # floor depends on the model alone, so no repair move targets these trials.
+    assert repair_targets(floor_study([(0.3, 0.3, 0.08), (0.5, 0.6, 0.08)]), 1) == []
+
+
+def test_a_margin_that_moves_with_the_numbers_is_repaired() -> None:
+    # The control: the violation differs between the two, so repairs go on (trial 3 is
+    # the better-valued one within the median violation).
+    assert repair_targets(floor_study([(0.3, 0.3, 0.08), (0.5, 0.6, 0.12)]), 1) == [3]
+
+
+def test_a_parameter_never_varied_keeps_the_target_repairable() -> None:
+    # Only ``batch`` was varied; ``seq`` may still move the margin, so repairs go on.
+    assert repair_targets(floor_study([(0.3, 0.4, 0.08), (0.5, 0.4, 0.08)]), 1) == [4]
