@@ -34,7 +34,8 @@ defined in ``heldout_third_set.py``. Fourth set (ninth session): ``flag_combo``,
 session): ``levy10``, ``log_hd11``, ``int_step13``, ``cat3_hd12``, ``cond_hd`` and
 ``many_walls10``, defined in ``heldout_seventh_set.py``. Eighth set (eleventh session):
 ``gbm_hpo``, ``quant_serve``, ``narrow_valley`` and ``cond_deep``, defined in
-``heldout_eighth_set.py``.
+``heldout_eighth_set.py``. Ninth set (thirteenth session): ``raw_units``, ``cat_grid`` and
+``backend_knobs``, defined in ``heldout_ninth_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -80,6 +81,7 @@ from typing import Literal
 import heldout_eighth_set as eighth_set
 import heldout_fifth_set as fifth_set
 import heldout_fourth_set as fourth_set
+import heldout_ninth_set as ninth_set
 import heldout_seventh_set as seventh_set
 import heldout_sixth_set as sixth_set
 import heldout_third_set as third_set
@@ -211,6 +213,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     **sixth_set.PROBLEMS,
     **seventh_set.PROBLEMS,
     **eighth_set.PROBLEMS,
+    **ninth_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 

@@ -38,7 +38,7 @@ def test_every_example_script_has_a_test() -> None:
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
                    "heldout_fifth_set.py", "heldout_sixth_set.py", "heldout_seventh_set.py",
-                   "heldout_eighth_set.py",
+                   "heldout_eighth_set.py", "heldout_ninth_set.py",
                    "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -195,7 +195,8 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
                                     "cat_plus12", "sphere15", "hp_wide12", "band12",
                                     "cat_hd14", "levy10", "log_hd11", "int_step13",
                                     "cat3_hd12", "cond_hd", "many_walls10", "gbm_hpo",
-                                    "quant_serve", "narrow_valley", "cond_deep"]
+                                    "quant_serve", "narrow_valley", "cond_deep",
+                                    "raw_units", "cat_grid", "backend_knobs"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
@@ -450,6 +451,40 @@ def test_heldout_seventh_set_problems_behave_as_documented() -> None:
     with pytest.raises(seventh.Crash):
         seventh.many_walls10(cast(optuna.Trial, optuna.trial.FixedTrial(
             {f"x{i}": 0.9 if i < 3 else 0.5 for i in range(10)})))
+
+
+def test_heldout_ninth_set_problems_behave_as_documented() -> None:
+    ninth = _import_example("heldout_ninth_set")
+
+    # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
+    documented = {"raw_units": (0.19, 0.48, 0.34), "cat_grid": (0.33, 0.18, 0.49),
+                  "backend_knobs": (0.20, 0.11, 0.69)}
+    assert set(ninth.PROBLEMS) == set(documented)
+    for name, shares in _uniform_shares(ninth.PROBLEMS, ninth.Crash).items():
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    import optuna
+
+    def fixed(params: dict[str, Any]) -> optuna.Trial:
+        return cast(optuna.Trial, optuna.trial.FixedTrial(params))
+
+    with pytest.raises(ninth.Crash):  # no int8 kernels for this model
+        ninth.raw_units(fixed({"model": "vit_s", "precision": "int8", "threads": 4,
+                               "batch": 1, "resolution": 224}))
+    # raw units: the constraints are written in ms, MB and mJ, not relative
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"model": "mobilenet", "precision": "fp32", "threads": 1,
+                         "batch": 16, "resolution": 320})
+    study.optimize(ninth.raw_units, n_trials=1)
+    cons = study.trials[0].constraints
+    assert set(cons) == {"latency_ms", "memory_mb", "energy_mj"} and cons["memory_mb"] > 100
+    # every value of cat_grid is categorical
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(ninth.cat_grid, n_trials=5, catch=(ninth.Crash,))
+    assert all(isinstance(d, optuna.distributions.CategoricalDistribution)
+               for t in study.trials for d in t.distributions.values())
+    with pytest.raises(ninth.Crash):  # an engine build without enough workspace
+        ninth.backend_knobs(fixed({"backend": "tensorrt", "batch": 32, "workspace_mb": 16,
+                                   "opt_level": 3}))
 
 
 def test_heldout_eighth_set_problems_behave_as_documented() -> None:
