@@ -31,6 +31,7 @@ from optuna_tba._space import (
     sequence_choice,
     to_unit,
     unit_vector,
+    value_key,
 )
 
 Params = dict[str, Any]
@@ -192,13 +193,8 @@ class Proposer:
         target = self._repair_base(best)
         if target is None:
             return None
-        family = [
-            r
-            for r in self.recs
-            if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE)
-            and math.isfinite(r.margin)
-            and all(r.params.get(n) == target.params.get(n) for n in self._cat)
-        ]
+        family = [r for r in self._families.get(self._cat_key(target), [])
+                  if math.isfinite(r.margin)]
         names = [n for n in self._num if n in target.params]
         if len(family) >= 2 and names:
             make = lambda: self._secant(target, family, names)  # noqa: E731
@@ -397,7 +393,7 @@ class Proposer:
         return groups
 
     def _cat_key(self, r: Record) -> tuple[str, ...]:
-        return tuple(repr(r.params.get(n)) for n in self._cat)
+        return tuple(value_key(r.params.get(n)) for n in self._cat)
 
     def _decided_by_categoricals(self, target: Record) -> bool:
         """True when the history shows that no numerical move can repair ``target``: the
@@ -410,7 +406,7 @@ class Proposer:
         if not names or len(family) < 2:
             return False
         for n in names:
-            if len({repr(r.params[n]) for r in family if n in r.params}) < 2:
+            if len({value_key(r.params[n]) for r in family if n in r.params}) < 2:
                 return False
         m = target.margin
         tol = 1e-9 * max(1.0, abs(m))
