@@ -35,7 +35,9 @@ session): ``levy10``, ``log_hd11``, ``int_step13``, ``cat3_hd12``, ``cond_hd`` a
 ``many_walls10``, defined in ``heldout_seventh_set.py``. Eighth set (eleventh session):
 ``gbm_hpo``, ``quant_serve``, ``narrow_valley`` and ``cond_deep``, defined in
 ``heldout_eighth_set.py``. Ninth set (thirteenth session): ``raw_units``, ``cat_grid`` and
-``backend_knobs``, defined in ``heldout_ninth_set.py``.
+``backend_knobs``, defined in ``heldout_ninth_set.py``. Tenth set (fourteenth session):
+``mem_edge``, ``noisy_edge``, ``thread_pools`` and ``compile_modes``, defined in
+``heldout_tenth_set.py``.
 
 For every problem, sampler, budget and seed it runs one in-memory study and prints the
 median best feasible value (feasible: COMPLETE with every constraint <= 0; a run that found
@@ -84,6 +86,7 @@ import heldout_fourth_set as fourth_set
 import heldout_ninth_set as ninth_set
 import heldout_seventh_set as seventh_set
 import heldout_sixth_set as sixth_set
+import heldout_tenth_set as tenth_set
 import heldout_third_set as third_set
 import numpy as np
 import optuna
@@ -214,6 +217,7 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     **seventh_set.PROBLEMS,
     **eighth_set.PROBLEMS,
     **ninth_set.PROBLEMS,
+    **tenth_set.PROBLEMS,
 }
 SAMPLERS = ("tba_hybrid", "tpe", "random", "gp")
 

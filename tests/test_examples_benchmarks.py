@@ -38,7 +38,7 @@ def test_every_example_script_has_a_test() -> None:
                    "move_productivity.py",
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
                    "heldout_fifth_set.py", "heldout_sixth_set.py", "heldout_seventh_set.py",
-                   "heldout_eighth_set.py", "heldout_ninth_set.py",
+                   "heldout_eighth_set.py", "heldout_ninth_set.py", "heldout_tenth_set.py",
                    "quality_target.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
@@ -196,7 +196,9 @@ def test_heldout_problems_runs_and_reports_every_cell() -> None:
                                     "cat_hd14", "levy10", "log_hd11", "int_step13",
                                     "cat3_hd12", "cond_hd", "many_walls10", "gbm_hpo",
                                     "quant_serve", "narrow_valley", "cond_deep",
-                                    "raw_units", "cat_grid", "backend_knobs"]
+                                    "raw_units", "cat_grid", "backend_knobs",
+                                    "mem_edge", "noisy_edge", "thread_pools",
+                                    "compile_modes"]
     # problem, budget, then per sampler: median, (waste, and runs with nothing feasible)
     assert all(r[1] == "6" and len(r) == 8 for r in rows)
     assert all(0 <= int(r[4].rstrip(")")) <= 2 and 0 <= int(r[7].rstrip(")")) <= 2
@@ -451,6 +453,48 @@ def test_heldout_seventh_set_problems_behave_as_documented() -> None:
     with pytest.raises(seventh.Crash):
         seventh.many_walls10(cast(optuna.Trial, optuna.trial.FixedTrial(
             {f"x{i}": 0.9 if i < 3 else 0.5 for i in range(10)})))
+
+
+def test_heldout_tenth_set_problems_behave_as_documented() -> None:
+    tenth = _import_example("heldout_tenth_set")
+
+    # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
+    documented = {"mem_edge": (0.16, 0.51, 0.33), "noisy_edge": (0.16, 0.33, 0.51),
+                  "thread_pools": (0.15, 0.73, 0.12), "compile_modes": (0.34, 0.07, 0.59)}
+    assert set(tenth.PROBLEMS) == set(documented)
+    for name, shares in _uniform_shares(tenth.PROBLEMS, tenth.Crash).items():
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+    import optuna
+
+    def fixed(params: dict[str, Any]) -> optuna.Trial:
+        return cast(optuna.Trial, optuna.trial.FixedTrial(params))
+
+    with pytest.raises(tenth.Crash):  # fp16 with ZeRO-3 diverges
+        tenth.mem_edge(fixed({"precision": "fp16", "zero_stage": 3, "checkpointing": False,
+                              "micro_batch": 4, "grad_accum": 8}))
+    with pytest.raises(tenth.Crash):  # out of memory at the largest fp32 micro-batch
+        tenth.mem_edge(fixed({"precision": "fp32", "zero_stage": 0, "checkpointing": False,
+                              "micro_batch": 128, "grad_accum": 2}))
+    with pytest.raises(tenth.Crash):  # compact affinity cannot bind five pools
+        tenth.thread_pools(fixed({"intra_threads": 4, "inter_threads": 5,
+                                  "affinity": "compact", "spin_wait": False, "batch": 1}))
+    with pytest.raises(tenth.Crash):  # an opset without LayerNormalization
+        tenth.compile_modes(fixed({"backend": "onnx", "precision": "fp32", "batch": 8,
+                                   "opset": 16, "provider": "cpu"}))
+    # noisy_edge: one configuration measured 60 times is feasible on some trials and not
+    # on others (the noise is seeded by the trial number: the same run repeats exactly)
+    params = {"model": "small", "precision": "fp32", "governor": "balanced", "threads": 6,
+              "batch": 6}  # 12.0 ms before the noise: the limit
+    flips = []
+    for _ in range(2):
+        study = optuna.create_study()
+        for _ in range(60):
+            study.enqueue_trial(params)
+        study.optimize(tenth.noisy_edge, n_trials=60)
+        flips.append([t.constraints["p95_latency"] for t in study.trials])
+    assert flips[0] == flips[1]
+    assert min(flips[0]) <= 0.0 < max(flips[0])
+    assert len({t.value for t in study.trials}) == 1  # energy is computed, not measured
 
 
 def test_heldout_ninth_set_problems_behave_as_documented() -> None:
