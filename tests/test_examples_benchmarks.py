@@ -328,6 +328,15 @@ def _uniform_shares(problems: dict[str, Any], crash: type[Exception]
     return shares
 
 
+def _assert_documented_shares(module: Any, documented: dict[str, tuple[float, float, float]]
+                              ) -> None:
+    """A held-out set's problems are exactly the documented ones, each with its
+    documented crashed / infeasible-or-pruned / feasible shares (within 0.06)."""
+    assert set(module.PROBLEMS) == set(documented)
+    for name, shares in _uniform_shares(module.PROBLEMS, module.Crash).items():
+        assert shares == pytest.approx(documented[name], abs=0.06), name
+
+
 def test_heldout_third_set_problems_behave_as_documented() -> None:
     third = _import_example("heldout_third_set")
     import optuna
@@ -365,9 +374,7 @@ def test_heldout_fourth_set_problems_behave_as_documented() -> None:
     documented = {"flag_combo": (0.25, 0.30, 0.44), "quant_mix": (0.36, 0.34, 0.30),
                   "mostly_crash": (0.77, 0.0, 0.23), "wide_cat": (0.48, 0.25, 0.28),
                   "int_ladder": (0.14, 0.35, 0.50)}
-    assert set(fourth.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(fourth.PROBLEMS, fourth.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(fourth, documented)
     # the npu branch runs int8 only, the gpu has no int8 kernels
     for params in ({"device": "npu", "precision": "fp16", "batch": 1, "tile": 32},
                    {"device": "gpu", "precision": "int8", "batch": 1, "streams": 1}):
@@ -388,9 +395,7 @@ def test_heldout_fifth_set_problems_behave_as_documented() -> None:
                   "timeout_prune": (0.18, 0.44, 0.38), "ellipse12": (0.37, 0.10, 0.53),
                   "mixed16": (0.08, 0.24, 0.67), "rot_quad14": (0.55, 0.0, 0.45),
                   "cat_plus12": (0.18, 0.42, 0.41)}
-    assert set(fifth.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(fifth.PROBLEMS, fifth.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(fifth, documented)
     # NaN is how nan_region reports divergence (Optuna records FAIL); pruning is an abort
     diverged = optuna.trial.FixedTrial({"solver": "a", "x0": 0.9, "x1": 0.9, "x2": 0.0,
                                         "x3": 0.0})
@@ -411,9 +416,7 @@ def test_heldout_sixth_set_problems_behave_as_documented() -> None:
     # crashed / infeasible / feasible shares under uniform sampling, as the docstring says
     documented = {"sphere15": (0.09, 0.0, 0.91), "hp_wide12": (0.04, 0.0, 0.96),
                   "band12": (0.49, 0.0, 0.51), "cat_hd14": (0.44, 0.09, 0.47)}
-    assert set(sixth.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(sixth.PROBLEMS, sixth.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(sixth, documented)
     # each problem has at least twelve numerical parameters, and its target is runnable
     for name, (objective, _) in sixth.PROBLEMS.items():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -436,9 +439,7 @@ def test_heldout_seventh_set_problems_behave_as_documented() -> None:
     documented = {"levy10": (0.05, 0.0, 0.95), "log_hd11": (0.0, 0.29, 0.71),
                   "int_step13": (0.04, 0.0, 0.96), "cat3_hd12": (0.25, 0.21, 0.54),
                   "cond_hd": (0.15, 0.0, 0.85), "many_walls10": (0.32, 0.0, 0.68)}
-    assert set(seventh.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(seventh.PROBLEMS, seventh.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(seventh, documented)
     # each problem has ten to thirteen parameters in every configuration
     for name, (objective, _) in seventh.PROBLEMS.items():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -461,9 +462,7 @@ def test_heldout_tenth_set_problems_behave_as_documented() -> None:
     # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
     documented = {"mem_edge": (0.16, 0.51, 0.33), "noisy_edge": (0.16, 0.33, 0.51),
                   "thread_pools": (0.15, 0.73, 0.12), "compile_modes": (0.34, 0.07, 0.59)}
-    assert set(tenth.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(tenth.PROBLEMS, tenth.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(tenth, documented)
     import optuna
 
     def fixed(params: dict[str, Any]) -> optuna.Trial:
@@ -503,9 +502,7 @@ def test_heldout_ninth_set_problems_behave_as_documented() -> None:
     # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
     documented = {"raw_units": (0.19, 0.48, 0.34), "cat_grid": (0.33, 0.18, 0.49),
                   "backend_knobs": (0.20, 0.11, 0.69)}
-    assert set(ninth.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(ninth.PROBLEMS, ninth.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(ninth, documented)
     import optuna
 
     def fixed(params: dict[str, Any]) -> optuna.Trial:
@@ -537,9 +534,7 @@ def test_heldout_eighth_set_problems_behave_as_documented() -> None:
     # crashed / infeasible-or-pruned / feasible shares under uniform sampling (docstring)
     documented = {"gbm_hpo": (0.09, 0.21, 0.70), "quant_serve": (0.32, 0.37, 0.31),
                   "narrow_valley": (0.38, 0.58, 0.03), "cond_deep": (0.21, 0.08, 0.71)}
-    assert set(eighth.PROBLEMS) == set(documented)
-    for name, shares in _uniform_shares(eighth.PROBLEMS, eighth.Crash).items():
-        assert shares == pytest.approx(documented[name], abs=0.06), name
+    _assert_documented_shares(eighth, documented)
     import optuna
 
     with pytest.raises(eighth.Crash):  # an unsupported runtime x precision pair
