@@ -127,7 +127,7 @@ def thread_pools(trial: optuna.Trial) -> float:
     latency_ms = (work_ms + max(0.2, sync_ms)) * oversub
     cpu_share = used / cores * (1.3 if spin else 1.0)
     trial.set_constraint("p95_latency", latency_ms / 25.0 - 1.0)
-    trial.set_constraint("cpu_share", cpu_share / 1.0 - 1.0)
+    trial.set_constraint("cpu_share", cpu_share - 1.0)
     return float(latency_ms / batch)
 
 
@@ -168,4 +168,3 @@ PROBLEMS: dict[str, tuple[Callable[[optuna.Trial], float], Literal["minimize", "
     "thread_pools": (thread_pools, "minimize"),
     "compile_modes": (compile_modes, "minimize"),
 }
-
