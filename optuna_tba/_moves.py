@@ -187,6 +187,8 @@ class Proposer:
         categorical values, a proximity-weighted linear fit of the signed constraint margin
         on the numerical parameters gives a step to the predicted boundary (a secant step);
         otherwise the move goes most of the way from the best feasible trial towards it.
+        When no numerical step is new (or there is no numerical parameter), one categorical
+        value changes (:meth:`_categorical_repair`).
         """
         feasible = [r for r in self.recs if r.outcome is Outcome.FEASIBLE and r.value is not None]
         best = min(feasible, key=lambda r: r.value) if feasible else None  # type: ignore[arg-type,return-value]
@@ -209,17 +211,76 @@ class Proposer:
         plans = [make() for _ in range(self.cfg.n_candidates)]
         fresh = [p for p in plans if not self.visited.contains_plan(p)]
         if not fresh:
-            # The numerical repair is exhausted (e.g. already at a bound): change one
-            # categorical value of the target instead.
-            moves = (
-                self._neighbour(target, 0.1, struct=True) for _ in range(self.cfg.max_attempts)
+            # The numerical repair is exhausted (e.g. already at a bound) or there is no
+            # numerical parameter: change one categorical value of the target instead.
+            first = self._categorical_repair(target, best)
+            reason = (
+                f"repair of infeasible high-value trial {target.number}: categorical change "
+                "predicted to lower the violation"
             )
-            first = next((p for p in moves if not self.visited.contains_plan(p)), None)
+            if first is None:  # every one-value change is visited: a random neighbour
+                moves = (
+                    self._neighbour(target, 0.1, struct=True)
+                    for _ in range(self.cfg.max_attempts)
+                )
+                first = next((p for p in moves if not self.visited.contains_plan(p)), None)
+                reason = (
+                    f"repair of infeasible high-value trial {target.number}: categorical change"
+                )
             fresh = [] if first is None else [first]
-            reason = f"repair of infeasible high-value trial {target.number}: categorical change"
         if not fresh:
             return None
         return Proposal(fresh[0], reason, repair_of=target.number)
+
+    def _categorical_repair(self, target: Record, best: Record | None) -> Params | None:
+        """The unvisited change of one categorical value of ``target`` that the history
+        predicts to be least violated while still beating the best feasible value.
+
+        The prediction is a main effect: a change from value ``a`` to ``b`` of parameter
+        ``p`` shifts the target's violation (and its value) by the difference between the
+        mean violation (value) of the finished, non-crashed trials with ``p = b`` and those
+        with ``p = a``; a value without such trials predicts no shift. Candidates that are
+        predicted to keep the target's advantage over the best feasible value come first,
+        then the lowest predicted violation; ties are broken at random. None when every
+        one-value change is visited (or banned).
+        """
+        ran = [r for r in self.recs if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE)]
+        best_val = best.value if best is not None and best.value is not None else math.inf
+        base: Params = {
+            n: target.params[n] if n in target.params else random_value(d, n, self.rng)
+            for n, d in self.space.items()
+        }
+        scored: list[tuple[bool, float, float, Params]] = []
+        for name in self._cat:
+            if name not in target.params:
+                continue
+            dist = self.space[name]
+            assert isinstance(dist, CategoricalDistribution)
+            violations: dict[str, list[float]] = {}
+            values: dict[str, list[float]] = {}
+            for r in ran:
+                if name in r.params and math.isfinite(r.violation):
+                    key = value_key(r.params[name])
+                    violations.setdefault(key, []).append(r.violation)
+                    if r.value is not None and math.isfinite(r.value):
+                        values.setdefault(key, []).append(r.value)
+            current = value_key(target.params[name])
+            for choice in self.blacklist.allowed(name, dist, base):
+                key = value_key(choice)
+                if key == current:
+                    continue
+                plan = self._apply_blacklist({**base, name: choice})
+                if self.visited.contains_plan(plan):
+                    continue
+                d_violation = _mean_shift(violations, current, key)
+                d_value = _mean_shift(values, current, key)
+                beats_best = target.value is not None and target.value + d_value < best_val
+                scored.append(
+                    (not beats_best, target.violation + d_violation, float(self.rng.random()), plan)
+                )
+        if not scored:
+            return None
+        return min(scored, key=lambda t: t[:3])[3]
 
     def _secant(self, target: Record, family: Sequence[Record], names: Sequence[str]) -> Params:
         X = np.array(
@@ -432,3 +493,10 @@ class Proposer:
         ]
         cands.sort(key=lambda r: (r.value, r.violation))
         return next((r for r in cands if not self._decided_by_categoricals(r)), None)
+
+
+def _mean_shift(groups: Mapping[str, Sequence[float]], old: str, new: str) -> float:
+    """Mean of ``groups[new]`` minus mean of ``groups[old]`` (0 when either is empty)."""
+    if not groups.get(old) or not groups.get(new):
+        return 0.0
+    return float(np.mean(groups[new]) - np.mean(groups[old]))

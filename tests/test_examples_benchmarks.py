@@ -39,7 +39,7 @@ def test_every_example_script_has_a_test() -> None:
                    "heldout_problems.py", "heldout_third_set.py", "heldout_fourth_set.py",
                    "heldout_fifth_set.py", "heldout_sixth_set.py", "heldout_seventh_set.py",
                    "heldout_eighth_set.py", "heldout_ninth_set.py", "heldout_tenth_set.py",
-                   "quality_target.py",
+                   "quality_target.py", "regret_tables.py",
                    "same_outcomes.py", "concurrent_duplicates.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
@@ -545,3 +545,25 @@ def test_heldout_eighth_set_problems_behave_as_documented() -> None:
         eighth.cond_deep(cast(optuna.Trial, optuna.trial.FixedTrial(
             {"optimizer": "adam", "lr": 1e-3, "beta2": 0.99, "scheduler": "step",
              "gamma": 0.02, "step_size": 5})))
+
+
+def test_regret_tables_bold_the_best_mean_and_list_ranks(tmp_path: Path) -> None:
+    def cell(sampler: str, budget: int, regret: float | None, waste: float) -> dict[str, Any]:
+        return {"sampler": sampler, "problem": "p", "budget": budget, "regret_mean": regret,
+                "waste_mean": waste}
+
+    summary = {
+        "samplers": ["tba_hybrid", "tpe"], "problems": ["p"], "budgets": [15, 25],
+        "cells": [cell("tba_hybrid", 15, 0.1234, 0.5), cell("tpe", 15, 0.2, 0.25),
+                  cell("tba_hybrid", 25, 0.3, 0.5), cell("tpe", 25, None, 0.0)],
+        "ranks": {"tba_hybrid": {"15": 1.0, "25": 1.0, "all": 1.0},
+                  "tpe": {"15": 2.0, "25": 2.0, "all": 2.0}},
+    }
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    out = _example("regret_tables.py", str(path))
+    assert "| p | **0.123** / 0.50 | 0.200 / 0.25 |" in out
+    assert "| p | **0.300** / 0.50 | – |" in out
+    assert "| tpe | 2.00 | 2.00 | 2.00 |" in out
+    bad = _example_fails("regret_tables.py", str(tmp_path / "missing.json"))
+    assert bad.returncode == 2 and "cannot read" in bad.stderr

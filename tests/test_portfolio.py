@@ -106,3 +106,21 @@ def test_high_dimensional_handoff_does_not_wait_for_failures() -> None:
 def test_max_anneal_dims_is_validated(bad: object) -> None:
     with pytest.raises(ValueError, match="max_anneal_dims"):
         TBAHybridSampler(max_anneal_dims=bad)  # type: ignore[arg-type]
+
+
+def test_per_trial_draws_are_independent_of_neighbouring_trial_numbers() -> None:
+    # ``p_repair`` (phase 2) and a fixed ``p_anneal`` compare one per-trial uniform draw with
+    # the probability. The draws must not come in blocks of consecutive trial numbers (a
+    # CRC32 of "seed:number:salt" did: with seed 14 trials 0-29 all drew below 0.4).
+    one_sided = 0
+    for seed in range(20):
+        sampler = TBAHybridSampler(seed=seed)
+        for salt in (7, 8):
+            draws = [sampler._uniform(n, salt) for n in range(200)]
+            assert all(0.0 <= u < 1.0 for u in draws)
+            for start in range(0, 200, 10):
+                below = sum(u < 0.4 for u in draws[start : start + 10])
+                one_sided += below in (0, 10)
+    # 800 blocks of 10; independent draws put all 10 on one side with probability
+    # 0.4**10 + 0.6**10 = 0.0062, about 5 blocks
+    assert one_sided < 20

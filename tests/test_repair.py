@@ -163,3 +163,54 @@ def test_a_margin_that_moves_with_the_numbers_is_repaired() -> None:
 def test_a_parameter_never_varied_keeps_the_target_repairable() -> None:
     # Only ``batch`` was varied; ``seq`` may still move the margin, so repairs go on.
     assert repair_targets(floor_study([(0.3, 0.4, 0.08), (0.5, 0.4, 0.08)]), 1) == [4]
+
+
+# --------------------------------------------------------------------------------------
+# In a space without numerical parameters a repair changes one categorical value: the one
+# the history predicts to lower the violation most while keeping the target's value above
+# the best feasible value.
+
+DEPLOY_SPACE: dict[str, CategoricalDistribution] = {
+    "model": CategoricalDistribution(["small", "big"]),
+    "backend": CategoricalDistribution(["slow", "fast", "medium"]),
+    "precision": CategoricalDistribution(["fp32", "int8"]),
+}
+ACCURACY = {"small": 0.70, "big": 0.80}
+LATENCY = {"slow": 3.0, "medium": 1.5, "fast": 1.0}
+
+
+def deploy_study(configs: list[tuple[str, str, str]]) -> optuna.Study:
+    """Replayed trials: accuracy from the model, relative latency violation from the
+    model, backend and precision ("big" is twice as slow, int8 halves the latency)."""
+    sampler = TBASampler(seed=5, p_repair=1.0, p_explore=0.0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for model, backend, precision in configs:
+        latency = LATENCY[backend] * (2.0 if model == "big" else 1.0)
+        latency *= 0.5 if precision == "int8" else 1.0
+        study.add_trial(optuna.trial.create_trial(
+            params={"model": model, "backend": backend, "precision": precision},
+            distributions=dict(DEPLOY_SPACE), value=ACCURACY[model],
+            system_attrs={"constraints": [latency - 1.0]}))
+    return study
+
+
+def test_a_categorical_repair_takes_the_change_the_history_predicts_to_help() -> None:
+    study = deploy_study([
+        ("small", "fast", "fp32"),    # 0: feasible (latency 1.0), accuracy 0.70
+        ("small", "slow", "fp32"),    # 1: violation 2.0
+        ("small", "medium", "int8"),  # 2: feasible (0.75)
+        ("big", "medium", "fp32"),    # 3: violation 2.0, accuracy 0.80: the target
+        ("big", "slow", "int8"),      # 4: violation 2.0
+    ])
+    start = len(study.trials)
+    trial = study.ask()
+    for name, dist in DEPLOY_SPACE.items():
+        trial.suggest_categorical(name, list(dist.choices))
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    repair = study.trials[start]
+    assert repair.system_attrs[REPAIR_KEY] == 3
+    assert "predicted to lower the violation" in repair.user_attrs["tba_reason"]
+    # "fast" has the lowest mean violation of the backends, int8 is lower than fp32 but
+    # (big, medium, int8) is predicted worse than the backend change; the model stays big
+    # because "small" is predicted to lose the target's advantage in accuracy.
+    assert repair.params == {"model": "big", "backend": "fast", "precision": "fp32"}
