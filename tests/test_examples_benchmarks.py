@@ -155,6 +155,15 @@ def test_same_outcomes_pairs_runs_by_key_and_flags_any_changed_trial(tmp_path: P
     changed = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert changed.returncode == 1 and "1 differ" in changed.stdout
     assert "differs: s p budget 2 seed 0" in changed.stdout
+    # floating-point noise: different unless a relative tolerance is given
+    after.write_text(row("a", [1.0, 2.0 * (1 + 1e-13)], 1.0) + "\n")
+    noisy = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert noisy.returncode == 1 and "1 differ" in noisy.stdout
+    tolerant = subprocess.run([*cmd, "--rtol", "1e-9"], capture_output=True, text=True,
+                              timeout=120)
+    assert tolerant.returncode == 0 and "1 identical" in tolerant.stdout
+    bad = subprocess.run([*cmd, "--rtol", "-1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--rtol must be >= 0" in bad.stderr
 
 
 def test_move_productivity_counts_every_trial() -> None:
