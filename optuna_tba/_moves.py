@@ -149,12 +149,16 @@ class Proposer:
                 plan[name] = random_value(dist, name, self.rng)
         return plan
 
+    def _completed(self, params: Mapping[str, Any]) -> Params:
+        """``params`` with every other parameter of the space drawn at random (in space
+        order): a plan a define-by-run objective can take whatever it asks for."""
+        return {
+            name: params[name] if name in params else random_value(dist, name, self.rng)
+            for name, dist in self.space.items()
+        }
+
     def _neighbour(self, base: Record, scale: float, struct: bool | None) -> Params:
-        plan: Params = {}
-        for name, dist in self.space.items():
-            plan[name] = (
-                base.params[name] if name in base.params else random_value(dist, name, self.rng)
-            )
+        plan = self._completed(base.params)
         change_cat = bool(self._cat) and (
             struct
             if struct is not None
@@ -246,10 +250,7 @@ class Proposer:
         """
         ran = [r for r in self.recs if r.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE)]
         best_val = best.value if best is not None and best.value is not None else math.inf
-        base: Params = {
-            n: target.params[n] if n in target.params else random_value(d, n, self.rng)
-            for n, d in self.space.items()
-        }
+        base = self._completed(target.params)
         scored: list[tuple[bool, float, float, Params]] = []
         for name in self._cat:
             if name not in target.params:
