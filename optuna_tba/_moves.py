@@ -23,6 +23,7 @@ from optuna_tba._space import (
     VisitedSet,
     categorical_mask,
     categorical_names,
+    distance_matrix,
     distances,
     from_unit,
     neighbour_value,
@@ -203,7 +204,8 @@ class Proposer:
                   if math.isfinite(r.margin)]
         names = [n for n in self._num if n in target.params]
         if len(family) >= 2 and names:
-            make = lambda: self._secant(target, family, names)  # noqa: E731
+            step = self._secant_step(target, family, names)
+            make = lambda: self._secant(target, names, step)  # noqa: E731
             how = f"secant step on the constraint margin from {len(family)} similar trials"
         elif best is not None:
             make = lambda: self._towards(best, target)  # noqa: E731
@@ -283,7 +285,15 @@ class Proposer:
             return None
         return min(scored, key=lambda t: t[:3])[3]
 
-    def _secant(self, target: Record, family: Sequence[Record], names: Sequence[str]) -> Params:
+    def _secant_step(
+        self, target: Record, family: Sequence[Record], names: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The secant step for ``target`` in unit coordinates of ``names``: a
+        proximity-weighted linear fit of the signed constraint margin of ``family``, and the
+        step to the fit's predicted boundary (a tenth past it, at most 0.5 long). Returns
+        ``(x_target, step)``, or None when the fit has fewer than two trials or no slope.
+        The fit does not depend on the random draws, so one repair computes it once for all
+        its candidates."""
         X = np.array(
             [
                 [to_unit(n, self.space[n], r.params[n]) if n in r.params else np.nan for n in names]
@@ -292,22 +302,36 @@ class Proposer:
         )
         keep = ~np.isnan(X).any(axis=1)
         X, y = X[keep], np.array([r.margin for r in family])[keep]
-        xt = np.array([to_unit(n, self.space[n], target.params[n]) for n in names])
-        plan = self._neighbour(target, 0.02, struct=False)
         if len(X) < 2:
-            return plan
+            return None
+        xt = np.array([to_unit(n, self.space[n], target.params[n]) for n in names])
         w = np.exp(-((np.linalg.norm(X - xt, axis=1) / 0.3) ** 2))
         A = np.hstack([np.ones((len(X), 1)), X]) * np.sqrt(w)[:, None]
         beta = np.linalg.solve(A.T @ A + 1e-3 * np.eye(A.shape[1]), A.T @ (y * np.sqrt(w)))
         g = beta[1:]
         if float(g @ g) < 1e-9:
-            return plan
+            return None
         mt = float(beta[0] + xt @ g)
         step = -(mt + 0.1 * max(abs(mt), 0.1)) * g / float(g @ g)
         norm = float(np.linalg.norm(step))
         if norm > 0.5:
             step *= 0.5 / norm
-        new = xt + step + self.rng.normal(0.0, 0.01, size=len(names))
+        return xt, step
+
+    def _secant(
+        self,
+        target: Record,
+        names: Sequence[str],
+        step: tuple[np.ndarray, np.ndarray] | None,
+    ) -> Params:
+        """One repair candidate: a small move from ``target``, then (with a fitted
+        ``step``, see :meth:`_secant_step`) the step plus Gaussian noise of 0.01 for the
+        numerical ``names``."""
+        plan = self._neighbour(target, 0.02, struct=False)
+        if step is None:
+            return plan
+        xt, delta = step
+        new = xt + delta + self.rng.normal(0.0, 0.01, size=len(names))
         for n, u in zip(names, new):
             plan[n] = from_unit(n, self.space[n], float(u))
         return self._apply_blacklist(plan)
@@ -411,7 +435,13 @@ class Proposer:
         only one class."""
         model = self._waste_classifier() if self.cfg.screening_model == "classifier" else None
         if model is None:
-            return np.array([self._crash_risk(c) for c in cands])
+            if not self.cfg.screening or not len(self._points):
+                return np.zeros(len(cands))
+            # One distance matrix for all candidates; each row's risk is then computed
+            # exactly as :meth:`_crash_risk` computes it for one candidate.
+            xs = np.array([unit_vector(c, self.space) for c in cands])
+            d = distance_matrix(xs, self._points, self._mask)
+            return np.array([float(self._kernel_risk(row)) for row in d])
         x = np.array([unit_vector(c, self.space) for c in cands])
         proba = model.predict_proba(np.nan_to_num(x, nan=-1.0))
         return np.asarray(proba[:, list(model.classes_).index(1)], dtype=float)

@@ -228,9 +228,15 @@ class VisitedSet:
         return sum(len(v) for v in self._by_names.values())
 
     def contains_plan(self, plan: Mapping[str, Any]) -> bool:
+        plan_keys: dict[str, str] | None = None
         for names, keys in self._by_names.items():
-            if all(n in plan for n in names) and config_key({n: plan[n] for n in names}) in keys:
-                return True
+            if all(n in plan for n in names):
+                if plan_keys is None:  # each value keyed once, whatever the parameter sets
+                    plan_keys = {n: value_key(v) for n, v in plan.items()}
+                # ``names`` is sorted (it comes from a config key): this is the projection's
+                # config_key
+                if tuple((n, plan_keys[n]) for n in names) in keys:
+                    return True
         return False
 
     def prefix_exhausted(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -13,7 +17,7 @@ from optuna.distributions import (
 from optuna_tba import TBAHybridSampler
 from optuna_tba._blacklist import Blacklist
 from optuna_tba._hybrid import _Context
-from optuna_tba._space import VisitedSet, neighbour_value, single_values
+from optuna_tba._space import VisitedSet, config_key, neighbour_value, single_values
 
 SPACE = {
     "a": CategoricalDistribution(["x", "y"]),
@@ -129,3 +133,27 @@ def test_tpe_conditional_value_reaches_a_far_unvisited_int() -> None:
         single_values(ctx.space),
     )
     assert out == 150 and "moved k" in ctx.notes[-1]
+
+
+_VALUES = st.sampled_from([1, 1.0, True, "1", None, 2, 0.5, np.float64(0.5), np.int64(2)])
+
+
+@given(
+    configs=st.lists(
+        st.dictionaries(st.sampled_from("abcd"), _VALUES, min_size=1, max_size=4),
+        max_size=8,
+    ),
+    plan=st.dictionaries(st.sampled_from("abcde"), _VALUES, max_size=5),
+)
+def test_contains_plan_is_the_projection_of_the_plan_on_a_visited_parameter_set(
+    configs: list[dict[str, Any]], plan: dict[str, Any]
+) -> None:
+    # The definition ``contains_plan`` implements (it keys each plan value once instead of
+    # once per parameter set): some visited configuration equals the plan restricted to
+    # that configuration's parameters, value types kept apart as in ``config_key``.
+    v = VisitedSet(configs)
+    expected = any(
+        all(n in plan for n in c) and config_key({n: plan[n] for n in c}) == config_key(c)
+        for c in configs
+    )
+    assert v.contains_plan(plan) is expected
