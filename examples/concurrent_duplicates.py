@@ -7,7 +7,9 @@ seconds, so trials overlap; with a budget equal to the space size, every configu
 be evaluated exactly once. For each repeated configuration the script checks whether one
 of the two trials *declared* the repeat (``duplicate`` in its ``tba_reason``: the space
 looked exhausted to it, counting the trials in flight) and reports the undeclared ones,
-which the sampler promises never to propose.
+which the sampler promises never to propose. The summary also counts every repeat,
+declared or not (trials minus distinct configurations): with a budget equal to the space
+size, each one is a configuration left unevaluated.
 
     python examples/concurrent_duplicates.py --seeds 100 --jobs 4 --sleep 0.001
 
@@ -97,9 +99,10 @@ def _run_processes(seed: int, jobs: int, sleep: float) -> optuna.Study:
 
 def run(
     seed: int, jobs: int, sleep: float, processes: bool = False
-) -> tuple[list[tuple[Any, Any]], int]:
-    """One study; returns the undeclared repeated pairs (first, repeat) and the number of
-    trials (processes may start a few more than the budget)."""
+) -> tuple[list[tuple[Any, Any]], int, int]:
+    """One study; returns the undeclared repeated pairs (first, repeat), the number of
+    trials (processes may start a few more than the budget) and the number of distinct
+    configurations evaluated."""
     if processes:
         study = _run_processes(seed, jobs, sleep)
     else:
@@ -116,7 +119,7 @@ def run(
         if key in first and not (_declared(t) or _declared(first[key])):
             bad.append((first[key], t))
         first.setdefault(key, t)
-    return bad, len(study.trials)
+    return bad, len(study.trials), len(first)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds and --jobs must be >= 1 and --sleep >= 0")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    undeclared = trials = 0
+    undeclared = trials = distinct = 0
     for seed in range(args.seed_start, args.seed_start + args.seeds):
-        pairs, n = run(seed, args.jobs, args.sleep, args.processes)
+        pairs, n, k = run(seed, args.jobs, args.sleep, args.processes)
         undeclared += len(pairs)
         trials += n
+        distinct += k
         for a, b in pairs if args.show else ():
             print(f"seed {seed}: trial {b.number} repeats trial {a.number} {b.params}")
             for t in (a, b):
@@ -153,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.seeds} studies, {trials} trials, {args.jobs} {workers}, objective "
         f"{args.sleep * 1000:g} ms: undeclared repeats {undeclared} "
-        f"({100.0 * undeclared / trials:.2f} % of trials)"
+        f"({100.0 * undeclared / trials:.2f} % of trials); all repeats, declared or not, "
+        f"{trials - distinct} ({100.0 * (trials - distinct) / trials:.2f} %)"
     )
     return 0
 

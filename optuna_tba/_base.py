@@ -39,7 +39,11 @@ from optuna_tba._space import (
     sequence_choice,
     single_values,
     union_space,
+    value_key,
 )
+
+#: Marks a plan value that is absent (None is a valid categorical choice).
+_MISSING = object()
 
 PHASE_KEY = "tba:phase"
 PLAN_KEY = "tba:plan"
@@ -448,22 +452,41 @@ class _PlanningSampler(BaseSampler):
         plan = self._plan_of(trial) or {}
         value = plan.get(name, _MISSING)
         if value is not _MISSING:
+            planned: Any = _MISSING
             if isinstance(dist, CategoricalDistribution):
                 for c in dist.choices:  # the stored internal repr is the choice index
                     if _same(c, value):
-                        return c
+                        planned = c
+                        break
             elif contains(dist, value):
-                return value
+                planned = value
+            if planned is not _MISSING:
+                if not _left_plan(trial.params, plan):
+                    return planned
+                # An earlier parameter was drawn afresh (absent from the plan, or outside
+                # this trial's distribution), so the checked plan is no longer what this
+                # trial evaluates: keep the planned value only if it does not lead to a
+                # visited configuration.
+                return self._fresh_value(study, trial, name, dist, preferred=planned)
         return self._fresh_value(study, trial, name, dist)
 
     def _fresh_value(
-        self, study: Study, trial: FrozenTrial, name: str, dist: BaseDistribution
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        name: str,
+        dist: BaseDistribution,
+        preferred: Any = _MISSING,
     ) -> Any:
         """A random value for a parameter the plan lacks (e.g. one first seen since the
-        plan was made). Another worker's trial may have drawn the same fresh values a moment
-        earlier: a value that, with the params suggested so far, repeats a finished or
-        in-flight configuration (re-read now) is redrawn, and the value is announced before
-        it is returned."""
+        plan was made) or whose planned value this trial's distribution does not hold (a
+        range that changes between trials). A value is redrawn when, with the params
+        suggested so far, it can only lead to a finished or in-flight configuration (re-read
+        now: another worker's trial may have drawn the same fresh values a moment earlier),
+        counting the plan's values for the parameters still to come
+        (:meth:`VisitedSet.leads_to_visited`). The value is announced before it is
+        returned. A ``preferred`` value (the plan's) is tried first and kept if every
+        value leads to a visited configuration."""
         rng = self._rng(trial.number, salt=zlib.crc32(name.encode()))
         with self._claim_lock:
             hist = self._history(study, trial)
@@ -481,10 +504,22 @@ class _PlanningSampler(BaseSampler):
                 draws = itertools.chain(
                     [first], (random_value(dist, name, rng) for _ in range(19))
                 )
+            if preferred is not _MISSING:
+                draws = itertools.chain([preferred], draws)
+                first = preferred
             count_other_trials_now(hist.visited, study, trial, hist.finished_numbers)
+            # The trial goes on with its plan for the parameters still to come.
+            plan, singles = self._plan_of(trial), single_values(hist.space)
+            tried: list[Any] = []
             found, value = hist.visited.first_unvisited(
-                trial.params, name, draws, single_values(hist.space)
+                trial.params, name, _recorded(draws, tried), singles, hist.space, plan
             )
+            if not found and hist.visited.has_inflight:
+                # Every value looked visited counting the trials in flight elsewhere
+                # (conservatively): one only in flight beats a repeat of a finished one.
+                found, value = hist.visited.settled().first_unvisited(
+                    trial.params, name, tried, singles, hist.space, plan
+                )
             chosen = value if found else first
             announce_inflight(study, trial, {name: chosen})
         return chosen
@@ -544,8 +579,20 @@ class _UnitCache:
             self._store[key] = vec
 
 
-_MISSING = object()
 _DETERMINISTIC = (Outcome.FEASIBLE, Outcome.INFEASIBLE, Outcome.PRUNED, Outcome.CRASH)
+
+
+def _recorded(values: Iterator[Any], into: list[Any]) -> Iterator[Any]:
+    """``values``, each also appended to ``into`` as it is drawn."""
+    for v in values:
+        into.append(v)
+        yield v
+
+
+def _left_plan(params: Mapping[str, Any], plan: Mapping[str, Any]) -> bool:
+    """Whether a trial's parameters so far differ from its plan (a value absent from the
+    plan or different from it)."""
+    return any(n not in plan or value_key(plan[n]) != value_key(v) for n, v in params.items())
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -423,6 +423,18 @@ class TBAHybridSampler(TBASampler):
                     "to a random unvisited one"
                 )
                 return cand
+        if ctx.visited.has_inflight:
+            # Everything looked visited counting other workers' trials in flight
+            # (conservatively): a configuration that is only in flight beats a repeat of a
+            # finished one, and TPE's own proposal comes first.
+            ctx.notes.append(
+                "every configuration near TPE's proposal looked in flight elsewhere: one not "
+                "evaluated yet (possible duplicate of a running trial)"
+            )
+            settled = dataclasses.replace(ctx, visited=ctx.visited.settled())
+            if self._unvisited(params, settled, singles):
+                return params
+            return self._nearest_unvisited(params, space, settled, rng, singles)
         ctx.notes.append("no unvisited configuration found near TPE's proposal: duplicate")
         return params
 
@@ -458,7 +470,7 @@ class TBAHybridSampler(TBASampler):
             count_other_trials_now(ctx.visited, study, trial, ctx.seen)
             singles = single_values(ctx.space)
             partial = {**trial.params, param_name: value}
-            if ctx.visited.completes_to_visited(partial, singles):
+            if ctx.visited.leads_to_visited(partial, singles, ctx.space):
                 value = self._unvisited_value(param_name, dist, value, partial, ctx, rng, singles)
             announce_inflight(study, trial, {**ctx.relative, param_name: value})
         return value
@@ -473,8 +485,8 @@ class TBAHybridSampler(TBASampler):
         rng: Any,
         singles: dict[str, Any],
     ) -> Any:
-        """The value of ``name`` nearest to ``value`` that does not complete ``partial`` into
-        a visited configuration (``value`` itself if every value does)."""
+        """The value of ``name`` nearest to ``value`` that does not lead ``partial`` to a
+        visited configuration (``value`` itself if every value does)."""
         if isinstance(dist, CategoricalDistribution):
             allowed = ctx.blacklist.allowed(name, dist, partial)
             options = [c for c in allowed if c != value]
@@ -486,10 +498,23 @@ class TBAHybridSampler(TBASampler):
             # then every value of a finite range, nearest first (the neighbours stay close)
             u0 = to_unit(name, dist, value)
             order += sorted(grid_values(dist), key=lambda v: abs(to_unit(name, dist, v) - u0))
-        found, alt = ctx.visited.first_unvisited(partial, name, order, singles)
+        found, alt = ctx.visited.first_unvisited(partial, name, order, singles, ctx.space)
         if found:
             ctx.notes.append(f"moved {name} off a visited configuration")
             return alt
+        if ctx.visited.has_inflight:
+            # as in _nearest_unvisited: in flight elsewhere beats a certain repeat, and
+            # TPE's own value comes first (a claim blocks every prefix it agrees with, so
+            # the value may well lead to a configuration nobody evaluates)
+            found, alt = ctx.visited.settled().first_unvisited(
+                partial, name, [value, *order], singles, ctx.space
+            )
+            if found:
+                ctx.notes.append(
+                    f"every value of {name} looked in flight elsewhere: one not evaluated yet "
+                    "(possible duplicate of a running trial)"
+                )
+                return alt
         ctx.notes.append(f"every value of {name} tried gives a visited configuration: duplicate")
         return value
 

@@ -398,6 +398,21 @@ class Proposer:
             )
             if not self.visited.contains_plan(plan):
                 return Proposal(plan, reason + "; random unvisited")
+        if self.visited.has_inflight:
+            # Every configuration found looked visited, counting the ones other workers are
+            # running (conservatively): one that is only in flight beats a repeat of a
+            # finished one.
+            settled = self.visited.settled()
+            for _ in range(10 * self.cfg.max_attempts):
+                plan = self._apply_blacklist(
+                    {n: random_value(d, n, self.rng) for n, d in self.space.items()}
+                )
+                if not settled.contains_plan(plan):
+                    return Proposal(
+                        plan,
+                        reason + "; every unvisited configuration looked in flight elsewhere: "
+                        "one not evaluated yet (possible duplicate of a running trial)",
+                    )
         plan = self._apply_blacklist(
             {n: random_value(d, n, self.rng) for n, d in self.space.items()}
         )

@@ -171,6 +171,9 @@ class VisitedSet:
         self._by_names: dict[tuple[str, ...], set[tuple[tuple[str, str], ...]]] = {}
         self._partial: set[tuple[tuple[str, str], ...]] = set()
         self._claims: set[frozenset[tuple[str, str]]] = set()
+        # The evaluated configurations alone, copied when the first in-flight one is added
+        # (None until then: the same as ``_by_names``).
+        self._settled: dict[tuple[str, ...], set[tuple[tuple[str, str], ...]]] | None = None
         for c in configs:
             self.add(c)
 
@@ -179,7 +182,28 @@ class VisitedSet:
         out._by_names = {k: set(v) for k, v in self._by_names.items()}
         out._partial = set(self._partial)
         out._claims = set(self._claims)
+        if self._settled is not None:
+            out._settled = {k: set(v) for k, v in self._settled.items()}
         return out
+
+    @property
+    def has_inflight(self) -> bool:
+        """Whether other trials' in-flight configurations count here too."""
+        return self._settled is not None or bool(self._partial) or bool(self._claims)
+
+    def settled(self) -> VisitedSet:
+        """The evaluated configurations alone, without the in-flight ones, which count
+        conservatively (a plan's projections, a partial claim): the fallback when every
+        candidate looks visited, since a possible clash with a running trial is better than
+        a certain repeat of a finished one."""
+        out = VisitedSet()
+        source = self._by_names if self._settled is None else self._settled
+        out._by_names = {k: set(v) for k, v in source.items()}
+        return out
+
+    def _unsettle(self) -> None:
+        if self._settled is None:
+            self._settled = {k: set(v) for k, v in self._by_names.items()}
 
     def add_inflight(self, plan: Mapping[str, Any]) -> None:
         """A RUNNING trial's plan. A define-by-run objective evaluates only the parameters
@@ -187,10 +211,13 @@ class VisitedSet:
         configuration has and the plan covers: two plans that differ only in parameters
         their branch never asks for are the same configuration. (Conservative: at worst a
         concurrent proposal is redrawn once more.)"""
+        if not plan:
+            return
+        self._unsettle()
         for names in list(self._by_names):
             if len(names) < len(plan) and all(n in plan for n in names):
-                self.add({n: plan[n] for n in names})
-        self.add(plan)
+                self._add({n: plan[n] for n in names}, None, settled=False)
+        self._add(plan, None, settled=False)
 
     def inflight_matches(self, inflight: Mapping[str, Any], plan: Mapping[str, Any]) -> bool:
         """Whether ``plan`` duplicates another trial's in-flight configuration, on its own
@@ -218,11 +245,19 @@ class VisitedSet:
     def add(
         self, params: Mapping[str, Any], key: tuple[tuple[str, str], ...] | None = None
     ) -> None:
+        """An evaluated configuration."""
+        self._add(params, key, settled=True)
+
+    def _add(
+        self, params: Mapping[str, Any], key: tuple[tuple[str, str], ...] | None, settled: bool
+    ) -> None:
         if not params:
             return
         key = key if key is not None else config_key(params)
         names = tuple(k for k, _ in key)
         self._by_names.setdefault(names, set()).add(key)
+        if settled and self._settled is not None:
+            self._settled.setdefault(names, set()).add(key)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_names.values())
@@ -277,21 +312,48 @@ class VisitedSet:
                     return True
         return False
 
+    def leads_to_visited(
+        self,
+        partial: Mapping[str, Any],
+        singles: Mapping[str, Any] | None = None,
+        space: Mapping[str, BaseDistribution] | None = None,
+        rest: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """True when ``partial`` (params suggested so far) can only end as a visited
+        configuration, as far as the history shows:
+
+        * it completes to one with single-valued parameters (:meth:`completes_to_visited`);
+        * with ``space``: a visited configuration has the same values and more parameters,
+          and every completion of ``partial`` by those (finite) parameters was visited
+          (:meth:`prefix_exhausted`), as when TPE picked the one ``width`` whose every
+          ``layers`` value was tried;
+        * with ``rest`` (the plan's values, for a trial that follows a plan): ``partial``
+          followed by the plan for the parameters still to come is visited, as when a
+          plan's value fell outside this trial's distribution and was redrawn.
+        """
+        if self.completes_to_visited(partial, singles):
+            return True
+        if space is not None and self.prefix_exhausted(partial, space):
+            return True
+        return bool(rest) and self.contains_plan({**(rest or {}), **(singles or {}), **partial})
+
     def first_unvisited(
         self,
         partial: Mapping[str, Any],
         name: str,
         candidates: Iterable[Any],
         singles: Mapping[str, Any] | None = None,
+        space: Mapping[str, BaseDistribution] | None = None,
+        rest: Mapping[str, Any] | None = None,
     ) -> tuple[bool, Any]:
         """The first of ``candidates`` for ``name`` that, added to ``partial``, does not
-        complete a visited configuration (:meth:`completes_to_visited`): ``(True, value)``,
-        or ``(False, None)`` when every candidate does. Candidates are drawn lazily, only
-        up to the one returned."""
+        lead to a visited configuration (:meth:`leads_to_visited`): ``(True, value)``, or
+        ``(False, None)`` when every candidate does. Candidates are drawn lazily, only up
+        to the one returned."""
         probe = dict(partial)
         for value in candidates:
             probe[name] = value
-            if not self.completes_to_visited(probe, singles):
+            if not self.leads_to_visited(probe, singles, space, rest):
                 return True, value
         return False, None
 

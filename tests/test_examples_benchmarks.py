@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, cast
 
+import optuna
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -40,7 +42,7 @@ def test_every_example_script_has_a_test() -> None:
                    "heldout_fifth_set.py", "heldout_sixth_set.py", "heldout_seventh_set.py",
                    "heldout_eighth_set.py", "heldout_ninth_set.py", "heldout_tenth_set.py",
                    "quality_target.py", "regret_tables.py",
-                   "same_outcomes.py", "concurrent_duplicates.py"}
+                   "same_outcomes.py", "concurrent_duplicates.py", "duplicate_fuzz.py"}
     tested_elsewhere = {  # tests/test_examples.py and tests/test_recommend.py
         "sampler_quickstart.py", "dashboard.py", "multi_worker_journal.py",
         "multi_worker_postgres.py", "replay_compare.py", "deploy_live.py",
@@ -92,6 +94,42 @@ def test_concurrent_duplicates_runs_threads_and_reports_undeclared_repeats() -> 
     assert "2 processes, objective 5 ms: undeclared repeats" in out
     bad = _example_fails("concurrent_duplicates.py", "--jobs", "0")
     assert bad.returncode == 2 and "--jobs" in bad.stderr
+
+
+def test_duplicate_fuzz_reports_both_samplers() -> None:
+    out = _example("duplicate_fuzz.py", "--seeds", "2", "--trials", "12", "--show")
+    lines = out.strip().splitlines()
+    for name in ("TBAHybridSampler", "TBASampler"):
+        summary = next(line for line in lines if line.startswith(f"{name}: "))
+        assert summary.startswith(f"{name}: 2 studies of 12 trials, ")
+        assert summary.endswith(" repeats")
+    threads = _example("duplicate_fuzz.py", "--seeds", "1", "--trials", "8", "--jobs", "2",
+                       "--blacklist-threshold", "1000")
+    assert "1 studies of 8 trials" in threads
+    bad = _example_fails("duplicate_fuzz.py", "--trials", "0")
+    assert bad.returncode == 2 and "--trials must be >= 1" in bad.stderr
+
+
+def test_random_spaces_of_the_fuzz_are_reproducible() -> None:
+    # The crash and constraint draws hash the configuration; with Python's salted ``hash``
+    # two processes would see different objectives.
+    code = (
+        "import sys, optuna; sys.path.insert(0, sys.argv[1]); "
+        "from duplicate_fuzz import random_space; "
+        "optuna.logging.set_verbosity(optuna.logging.ERROR); "
+        "f, size = random_space(7); "
+        "s = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)); "
+        "s.optimize(f, n_trials=8, catch=(RuntimeError,)); "
+        "print(size, [(t.state.name, t.value, t.constraints) for t in s.trials])"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code, str(EXAMPLES)], capture_output=True, text=True,
+            timeout=120, check=True, env={**os.environ, "PYTHONHASHSEED": salt},
+        ).stdout
+        for salt in ("1", "2")
+    ]
+    assert outs[0] == outs[1] and "COMPLETE" in outs[0]
 
 
 def test_table_flip_sources_counts_flips_caused_by_load(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ the third runs real threads.
 from __future__ import annotations
 
 import collections
+import json
 from typing import Any
 
 import optuna
@@ -18,7 +19,7 @@ import pytest
 from optuna.distributions import BaseDistribution
 
 from optuna_tba import TBAHybridSampler, TBASampler
-from optuna_tba._base import PLAN_KEY, Decision, _to_internal
+from optuna_tba._base import INFLIGHT_KEY, PHASE_KEY, PLAN_KEY, Decision, _to_internal
 
 
 def objective(trial: optuna.Trial) -> float:
@@ -171,3 +172,35 @@ def test_a_plan_abandoned_for_a_tpe_proposal_is_not_left_behind() -> None:
     assert staged and mine.user_attrs["tba_reason"].startswith("TPE")
     assert mine.system_attrs.get(PLAN_KEY) is None
     assert mine.params != staged[0]
+
+
+@pytest.mark.parametrize("cls", [TBASampler, TBAHybridSampler])
+def test_a_configuration_only_in_flight_beats_a_repeat_of_a_finished_one(
+    cls: type[TBASampler],
+) -> None:
+    # Finished: (b, 1) and (b, 2). A running trial has announced only c="a" so far (TPE's
+    # relative parameters): conservatively, every configuration with c="a" counts as in
+    # flight, so every configuration looks visited. The next trial must still take one
+    # with c="a", which may not clash at all, rather than repeat a finished one (before the
+    # sixteenth session it repeated (b, 1) or (b, 2)).
+    dists: dict[str, BaseDistribution] = {
+        "c": optuna.distributions.CategoricalDistribution(["a", "b"]),
+        "n": optuna.distributions.IntDistribution(1, 2),
+    }
+    for seed in range(4):
+        study = optuna.create_study(sampler=cls(seed=seed, blacklist_threshold=100))
+        for n in (1, 2):
+            study.add_trial(optuna.trial.create_trial(
+                params={"c": "b", "n": n}, distributions=dists, value=float(n)))
+        running = study.ask()
+        storage = study._storage
+        storage.set_trial_system_attr(running._trial_id, PHASE_KEY, "phase2")
+        storage.set_trial_system_attr(running._trial_id, PLAN_KEY, None)  # a TPE trial
+        storage.set_trial_system_attr(running._trial_id, INFLIGHT_KEY, json.dumps({"c": "a"}))
+        trial = study.ask()
+        c = trial.suggest_categorical("c", ["a", "b"])
+        n = trial.suggest_int("n", 1, 2)
+        study.tell(trial, float(n))
+        reason = study.trials[trial.number].user_attrs["tba_reason"]
+        assert c == "a", (seed, c, n, reason)
+        assert "possible duplicate of a running trial" in reason, reason
