@@ -24,7 +24,6 @@ from optuna_tba._space import (
     categorical_mask,
     categorical_names,
     distance_matrix,
-    distances,
     from_unit,
     neighbour_value,
     numerical_names,
@@ -393,9 +392,7 @@ class Proposer:
             if not self.visited.contains_plan(plan):
                 return Proposal(plan, reason)
         for _ in range(10 * self.cfg.max_attempts):
-            plan = self._apply_blacklist(
-                {n: random_value(d, n, self.rng) for n, d in self.space.items()}
-            )
+            plan = self._random_plan()
             if not self.visited.contains_plan(plan):
                 return Proposal(plan, reason + "; random unvisited")
         if self.visited.has_inflight:
@@ -404,32 +401,27 @@ class Proposer:
             # finished one.
             settled = self.visited.settled()
             for _ in range(10 * self.cfg.max_attempts):
-                plan = self._apply_blacklist(
-                    {n: random_value(d, n, self.rng) for n, d in self.space.items()}
-                )
+                plan = self._random_plan()
                 if not settled.contains_plan(plan):
                     return Proposal(
                         plan,
                         reason + "; every unvisited configuration looked in flight elsewhere: "
                         "one not evaluated yet (possible duplicate of a running trial)",
                     )
-        plan = self._apply_blacklist(
-            {n: random_value(d, n, self.rng) for n, d in self.space.items()}
-        )
         return Proposal(
-            plan,
+            self._random_plan(),
             "space exhausted: every configuration found was already evaluated; "
             "proposing a duplicate",
             duplicate=True,
         )
 
+    def _random_plan(self) -> Params:
+        """Every parameter drawn at random (in space order), then the blacklist applied."""
+        return self._apply_blacklist(
+            {n: random_value(d, n, self.rng) for n, d in self.space.items()}
+        )
+
     # ------------------------------------------------------------------ models
-    def _crash_risk(self, plan: Params) -> float:
-        """Kernel-weighted crash fraction among past trials near ``plan``."""
-        if not self.cfg.screening or not len(self._points):
-            return 0.0
-        d = distances(unit_vector(plan, self.space), self._points, self._mask)
-        return float(self._kernel_risk(d))
 
     def _kernel_risk(self, d: np.ndarray) -> np.ndarray:
         """Crash fraction of the finished trials weighted by a Gaussian kernel of their
@@ -452,8 +444,8 @@ class Proposer:
         if model is None:
             if not self.cfg.screening or not len(self._points):
                 return np.zeros(len(cands))
-            # One distance matrix for all candidates; each row's risk is then computed
-            # exactly as :meth:`_crash_risk` computes it for one candidate.
+            # Kernel-weighted crash fraction among past trials near each candidate, from one
+            # distance matrix (each row's risk is exactly the one-candidate computation).
             xs = np.array([unit_vector(c, self.space) for c in cands])
             d = distance_matrix(xs, self._points, self._mask)
             return np.array([float(self._kernel_risk(row)) for row in d])

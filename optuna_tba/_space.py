@@ -335,7 +335,9 @@ class VisitedSet:
             return True
         if space is not None and self.prefix_exhausted(partial, space):
             return True
-        return bool(rest) and self.contains_plan({**(rest or {}), **(singles or {}), **partial})
+        if not rest:
+            return False
+        return self.contains_plan({**rest, **(singles or {}), **partial})
 
     def first_unvisited(
         self,
